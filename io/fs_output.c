@@ -1,0 +1,357 @@
+/*
+ * fs_output.c - writes a run as HDF5 schema version 1 (docs/hdf5-schema.md).
+ *
+ * The schema is the column tables below: each column has a name, a type, a
+ * description (stored as its "description" attribute, so the file explains
+ * itself) and a getter.  Adding a column is adding a line.  Rows of /matrices
+ * and /pairs are written by the rank that owns them, /models by rank 0.
+ */
+#include "fs_output.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <petscsys.h>
+#include <slepcsys.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs_h5out.h"
+
+typedef void (*getter)(const fs_run *R, int64_t row, void *dst, size_t width);
+
+typedef struct column {
+  const char *name;
+  fs_h5_type type;
+  size_t width; /* bytes of a string column */
+  getter get;
+  const char *description;
+} column;
+
+#define PUT_D(v) ((void)width, *(double *)dst = (v))
+#define PUT_I(v) ((void)width, *(int64_t *)dst = (int64_t)(v))
+#define PUT_S(...) snprintf((char *)dst, width, __VA_ARGS__)
+
+/* ---- /matrices ------------------------------------------------------------ */
+
+static const fs_matrix *MX(const fs_run *R, int64_t i) { return fs_plan_matrix_of(&R->plan, i); }
+static const fs_tensor *TX(const fs_run *R, int64_t i) {
+  return &R->plan.models[R->plan.mat[i].model].model.tensors[MX(R, i)->tensor];
+}
+static int OK(const fs_run *R, int64_t i) { return R->kdone[i] > 0; }
+
+static void m_model(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->plan.mat[i].model); }
+static void m_name(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_S("%s", MX(R, i)->name); }
+static void m_tensor(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_S("%s", TX(R, i)->name); }
+static void m_fold(const fs_run *R, int64_t i, void *dst, size_t width) {
+  int f = MX(R, i)->fold;
+  PUT_S("%s", f < 0 ? "" : R->plan.models[R->plan.mat[i].model].model.tensors[f].name);
+}
+static void m_row0(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->r0); }
+static void m_col0(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->c0); }
+static void m_rows(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(fs_matrix_rows(MX(R, i))); }
+static void m_cols(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(fs_matrix_cols(MX(R, i))); }
+static void m_transposed(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->transposed); }
+static void m_block(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->block); }
+static void m_head(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->head); }
+static void m_k(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->kdone[i]); }
+static void m_fro(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(OK(R, i) ? R->stats[i].fro : NAN); }
+static void m_spec(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(OK(R, i) ? R->stats[i].spec : NAN); }
+static void m_srank(const fs_run *R, int64_t i, void *dst, size_t width) {
+  PUT_D(OK(R, i) ? R->stats[i].stable_rank : NAN);
+}
+static void m_nrank(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(OK(R, i) ? R->stats[i].numrank : -1); }
+static void m_nrank_lb(const fs_run *R, int64_t i, void *dst, size_t width) {
+  PUT_I(OK(R, i) ? R->stats[i].numrank_lower : -1);
+}
+static void m_solver(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_S("%s", R->spec[i].solver); }
+static void m_its(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->spec[i].its); }
+static void m_seconds(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(R->seconds[i]); }
+static void m_rank(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->plan.mat[i].owner); }
+static void m_status(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_S("%s", OK(R, i) ? "ok" : "failed"); }
+static void m_error(const fs_run *R, int64_t i, void *dst, size_t width) {
+  PUT_S("%s", R->mat_error[i] ? R->mat_error[i] : "");
+}
+
+static const column matrix_columns[] = {
+    {"model", FS_H5_INT64, 0, m_model, "row of /models"},
+    {"name", FS_H5_STRING, 96, m_name, "matrix: tensor name, with [head h] or [kv g] for head slices"},
+    {"tensor", FS_H5_STRING, 128, m_tensor, "tensor in the checkpoint"},
+    {"fold", FS_H5_STRING, 128, m_fold, "normalisation gain folded into the columns, or empty"},
+    {"row0", FS_H5_INT64, 0, m_row0, "first row of the slice of the [out, in] view"},
+    {"col0", FS_H5_INT64, 0, m_col0, "first column of the slice of the [out, in] view"},
+    {"rows", FS_H5_INT64, 0, m_rows, "rows of the matrix (output dimension unless transposed)"},
+    {"cols", FS_H5_INT64, 0, m_cols, "columns of the matrix"},
+    {"transposed", FS_H5_INT64, 0, m_transposed, "1: the layer applies the transpose (embedding table)"},
+    {"block", FS_H5_INT64, 0, m_block, "depth: block index or chain position, -1 if none"},
+    {"head", FS_H5_INT64, 0, m_head, "head (or kv head) of a slice, -1 for whole matrices"},
+    {"k", FS_H5_INT64, 0, m_k, "singular triplets computed (0 if failed)"},
+    {"fro", FS_H5_DOUBLE, 0, m_fro, "Frobenius norm"},
+    {"spectral_norm", FS_H5_DOUBLE, 0, m_spec, "largest singular value"},
+    {"stable_rank", FS_H5_DOUBLE, 0, m_srank, "fro^2 / spectral_norm^2"},
+    {"numerical_rank", FS_H5_INT64, 0, m_nrank, "#sigma_i > tau sigma_1 among the k computed"},
+    {"numerical_rank_is_lower_bound", FS_H5_INT64, 0, m_nrank_lb,
+     "1 if k was too small to see the numerical rank"},
+    {"solver", FS_H5_STRING, 16, m_solver, "SLEPc SVD type used"},
+    {"iterations", FS_H5_INT64, 0, m_its, "solver iterations"},
+    {"seconds", FS_H5_DOUBLE, 0, m_seconds, "wall time of read + SVD (timing, not a result)"},
+    {"rank", FS_H5_INT64, 0, m_rank, "MPI rank that computed it (not a result)"},
+    {"status", FS_H5_STRING, 8, m_status, "ok or failed"},
+    {"error", FS_H5_STRING, 256, m_error, "reason of a failure"},
+};
+
+/* ---- /pairs --------------------------------------------------------------- */
+
+static const fs_pair *PX(const fs_run *R, int64_t p) {
+  return &R->plan.models[R->plan.pair[p].model].graph.pair[R->plan.pair[p].local];
+}
+static const fs_pair_result *RES(const fs_run *R, int64_t p) {
+  return R->pdone[p] ? &R->pres[p] : NULL;
+}
+
+static void p_model(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(R->plan.pair[p].model); }
+static void p_type(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_S("%s", fs_pair_type_name(PX(R, p)->type)); }
+static void p_writer(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(R->plan.pair[p].writer); }
+static void p_reader(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(R->plan.pair[p].reader); }
+static void p_block(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(PX(R, p)->block); }
+static void p_head(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(PX(R, p)->head); }
+static void p_d(const fs_run *R, int64_t p, void *dst, size_t width) {
+  PUT_I(fs_matrix_in_dim(fs_plan_matrix_of(&R->plan, R->plan.pair[p].reader)));
+}
+static void p_k(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(RES(R, p) ? RES(R, p)->k : 0); }
+static void p_j(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(RES(R, p) ? RES(R, p)->j : 0); }
+static void p_q(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(RES(R, p) ? RES(R, p)->q : 0); }
+static void p_overlap(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(RES(R, p) ? RES(R, p)->overlap : NAN); }
+static void p_overlap_rand(const fs_run *R, int64_t p, void *dst, size_t width) {
+  PUT_D(RES(R, p) ? RES(R, p)->overlap_random : NAN);
+}
+static void p_kappa(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(RES(R, p) ? RES(R, p)->kappa : NAN); }
+static void p_bal(const fs_run *R, int64_t p, void *dst, size_t width) {
+  PUT_D(RES(R, p) ? RES(R, p)->balancedness : NAN);
+}
+static void p_mode(const fs_run *R, int64_t p, void *dst, size_t width) { (void)R, (void)p; PUT_S("lowrank"); }
+static void p_rank(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(R->plan.pair[p].owner); }
+static void p_status(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_S("%s", RES(R, p) ? "ok" : "failed"); }
+static void p_error(const fs_run *R, int64_t p, void *dst, size_t width) {
+  PUT_S("%s", R->pair_error[p] ? R->pair_error[p] : "");
+}
+
+static const column pair_columns[] = {
+    {"model", FS_H5_INT64, 0, p_model, "row of /models"},
+    {"type", FS_H5_STRING, 12, p_type, "chain, mlp, ov, residual, block or classifier"},
+    {"writer", FS_H5_INT64, 0, p_writer, "row of /matrices writing into the shared space"},
+    {"reader", FS_H5_INT64, 0, p_reader, "row of /matrices reading from it"},
+    {"block", FS_H5_INT64, 0, p_block, "block (depth) of the pair, -1 if none"},
+    {"head", FS_H5_INT64, 0, p_head, "attention head of an ov pair, -1 otherwise"},
+    {"d", FS_H5_INT64, 0, p_d, "dimension of the shared space"},
+    {"k", FS_H5_INT64, 0, p_k, "writer basis size (top-k left singular vectors)"},
+    {"j", FS_H5_INT64, 0, p_j, "reader basis size (top-j right singular vectors)"},
+    {"q", FS_H5_INT64, 0, p_q, "number of principal angles, min(k, j)"},
+    {"overlap", FS_H5_DOUBLE, 0, p_overlap, "||U_k^T V_j||_F^2, the sum of squared cosines"},
+    {"overlap_random", FS_H5_DOUBLE, 0, p_overlap_rand, "k j / d, its expectation for random subspaces"},
+    {"kappa", FS_H5_DOUBLE, 0, p_kappa, "||AB - BA||_F / (sqrt(2) ||A||_F ||B||_F)"},
+    {"balancedness", FS_H5_DOUBLE, 0, p_bal, "||A - B||_F / (||A||_F + ||B||_F)"},
+    {"gram_mode", FS_H5_STRING, 8, p_mode, "lowrank: Grams of the rank-k / rank-j factors"},
+    {"rank", FS_H5_INT64, 0, p_rank, "MPI rank that computed it (not a result)"},
+    {"status", FS_H5_STRING, 8, p_status, "ok or failed"},
+    {"error", FS_H5_STRING, 256, p_error, "reason of a failure"},
+};
+
+/* ---- /models --------------------------------------------------------------- */
+
+static const fs_plan_model *PM(const fs_run *R, int64_t m) { return &R->plan.models[m]; }
+
+static void o_path(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_S("%s", PM(R, m)->path); }
+static void o_format(const fs_run *R, int64_t m, void *dst, size_t width) {
+  PUT_S("%s", PM(R, m)->ok ? fs_format_name(PM(R, m)->model.format) : "");
+}
+static void o_family(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_S("%s", PM(R, m)->graph.family); }
+static void o_status(const fs_run *R, int64_t m, void *dst, size_t width) {
+  char why[FS_ERRMSG_MAX];
+  PUT_S("%s", fs_run_model_status(R, (int)m, why, sizeof why));
+}
+static void o_error(const fs_run *R, int64_t m, void *dst, size_t width) {
+  char why[FS_ERRMSG_MAX];
+  fs_run_model_status(R, (int)m, why, sizeof why);
+  PUT_S("%s", why);
+}
+static void o_size(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->model.file_size); }
+static void o_checksum(const fs_run *R, int64_t m, void *dst, size_t width) {
+  PUT_S("%016llx", (unsigned long long)PM(R, m)->model.header_checksum);
+}
+static void o_ntensors(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->model.ntensors); }
+static void o_nmat(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->graph.nmat); }
+static void o_npair(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->graph.npair); }
+static void o_mat0(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->mat0); }
+static void o_pair0(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->pair0); }
+static void o_heads(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->graph.n_head); }
+static void o_kv(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->graph.n_head_kv); }
+static void o_hd(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->graph.head_dim); }
+
+static const column model_columns[] = {
+    {"path", FS_H5_STRING, 512, o_path, "checkpoint file as given"},
+    {"format", FS_H5_STRING, 16, o_format, "safetensors or gguf"},
+    {"family", FS_H5_STRING, 16, o_family, "layer-graph family: llama, mlp or matrices"},
+    {"status", FS_H5_STRING, 8, o_status, "ok, partial (some items failed) or failed"},
+    {"error", FS_H5_STRING, 512, o_error, "reason of a failure, or a note on the graph"},
+    {"file_size", FS_H5_INT64, 0, o_size, "bytes"},
+    {"header_checksum", FS_H5_STRING, 17, o_checksum, "FNV-1a 64 of the header bytes, hex"},
+    {"n_tensors", FS_H5_INT64, 0, o_ntensors, "tensors in the file"},
+    {"n_matrices", FS_H5_INT64, 0, o_nmat, "rows of /matrices of this model"},
+    {"n_pairs", FS_H5_INT64, 0, o_npair, "rows of /pairs of this model"},
+    {"matrix_start", FS_H5_INT64, 0, o_mat0, "first row of /matrices of this model"},
+    {"pair_start", FS_H5_INT64, 0, o_pair0, "first row of /pairs of this model"},
+    {"n_head", FS_H5_INT64, 0, o_heads, "attention heads (0 if none or unknown)"},
+    {"n_head_kv", FS_H5_INT64, 0, o_kv, "key/value heads"},
+    {"head_dim", FS_H5_INT64, 0, o_hd, "head size"},
+};
+
+#define NCOL(a) ((int)(sizeof(a) / sizeof(a)[0]))
+
+/* ---- writing ----------------------------------------------------------------- */
+
+static size_t elem_size(const column *c) {
+  return c->type == FS_H5_STRING ? c->width : sizeof(double);
+}
+
+static int write_table(fs_run *R, fs_h5 *h, const char *group, const column *cols, int ncol,
+                       int64_t nrows, int64_t nl, const int64_t *rows, fs_error *err) {
+  FS_TRY(fs_h5_group(h, group, err));
+  for (int c = 0; c < ncol; c++) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", group, cols[c].name);
+    char *buf = (rows || !nl) ? calloc((size_t)nl + 1, elem_size(&cols[c])) : NULL;
+    for (int64_t i = 0; buf && i < nl; i++) cols[c].get(R, rows[i], buf + (size_t)i * elem_size(&cols[c]), cols[c].width);
+    /* a failed calloc (buf NULL) still takes part: fs_h5_write fails on every rank */
+    int rc = fs_h5_write(h, path, cols[c].type, cols[c].width, nrows, nl, rows, buf, err);
+    free(buf);
+    FS_TRY(rc);
+    FS_TRY(fs_h5_attr_string(h, path, "description", cols[c].description, err));
+  }
+  return 0;
+}
+
+static int write_dim_columns(fs_run *R, fs_h5 *h, fs_error *err) {
+  int64_t nl = R->nmine_pair;
+  int64_t *v = calloc((size_t)nl + 1, sizeof *v);
+  int rc = 0;
+  for (int e = 0; e < R->opts->neps && !rc; e++) {
+    char path[64], desc[128];
+    snprintf(path, sizeof path, "/pairs/dim_eps%d", e);
+    snprintf(desc, sizeof desc, "intersection dimension #{theta_i <= %g deg}", R->opts->eps_deg[e]);
+    for (int64_t i = 0; v && i < nl; i++) {
+      const fs_pair_result *res = RES(R, R->mine_pair[i]);
+      v[i] = res ? res->dim[e] : -1;
+    }
+    rc = fs_h5_write(h, path, FS_H5_INT64, 0, R->plan.npair, nl, R->mine_pair, v, err);
+    if (!rc) rc = fs_h5_attr_string(h, path, "description", desc, err);
+    if (!rc) rc = fs_h5_attr_doubles(h, path, "eps_degrees", &R->opts->eps_deg[e], 1, err);
+  }
+  free(v);
+  return rc;
+}
+
+/* A ragged column: item i owns count(i) values starting at offset(i), the
+ * prefix sum of the agreed counts; owners write their values. */
+static int write_ragged(fs_run *R, fs_h5 *h, const char *path, const char *offpath,
+                        int64_t nitems, const int64_t *mine, int64_t nmine,
+                        int64_t (*count)(const fs_run *, int64_t),
+                        const double *(*values)(const fs_run *, int64_t), fs_error *err) {
+  int64_t *off = malloc(sizeof *off * (size_t)(nitems + 1)), total = 0, nl = 0;
+  int64_t *myoff = malloc(sizeof *myoff * (size_t)(nmine + 1));
+  for (int64_t i = 0; off && i < nitems; i++) off[i] = total, total += count(R, i);
+  for (int64_t i = 0; i < nmine; i++) nl += count(R, mine[i]);
+  int64_t *idx = malloc(sizeof *idx * (size_t)(nl + 1));
+  double *val = malloc(sizeof *val * (size_t)(nl + 1));
+  /* The dataset sizes must be the same everywhere: agree before creating it. */
+  int ok = off && idx && val && myoff, all;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
+  int rc = all ? 0 : fs_fail(err, "out of memory writing %s", path);
+  for (int64_t i = 0, o = 0; !rc && i < nmine; i++) {
+    int64_t c = count(R, mine[i]);
+    const double *v = values(R, mine[i]);
+    myoff[i] = off[mine[i]];
+    for (int64_t t = 0; t < c; t++, o++) idx[o] = off[mine[i]] + t, val[o] = v[t];
+  }
+  if (!rc) rc = fs_h5_write(h, path, FS_H5_DOUBLE, 0, total, nl, idx, val, err);
+  if (!rc) rc = fs_h5_write(h, offpath, FS_H5_INT64, 0, nitems, nmine, mine, myoff, err);
+  free(off), free(idx), free(val), free(myoff);
+  return rc;
+}
+
+static int64_t sigma_count(const fs_run *R, int64_t i) { return R->kdone[i]; }
+static const double *sigma_values(const fs_run *R, int64_t i) { return R->spec[i].sigma; }
+static int64_t theta_count(const fs_run *R, int64_t p) {
+  if (!R->pdone[p]) return 0;
+  const fs_plan_pair *q = &R->plan.pair[p];
+  int k = R->kdone[q->writer], j = R->kdone[q->reader];
+  return k < j ? k : j;
+}
+static const double *theta_values(const fs_run *R, int64_t p) { return R->pres[p].theta; }
+
+static int write_provenance(fs_run *R, fs_h5 *h, fs_error *err) {
+  char buf[512], tbuf[64];
+  time_t now = time(NULL);
+  strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  MPI_Bcast(tbuf, sizeof tbuf, MPI_CHAR, 0, R->comm); /* one date, whatever the clocks */
+  FS_TRY(fs_h5_attr_int(h, "/", "schema_version", FS_SCHEMA_VERSION, err));
+  FS_TRY(fs_h5_attr_string(h, "/", "flagscope_version", FLAGSCOPE_VERSION, err));
+  FS_TRY(fs_h5_attr_string(h, "/", "command_line", R->opts->command_line ? R->opts->command_line : "", err));
+  FS_TRY(fs_h5_attr_string(h, "/", "created", tbuf, err));
+  FS_TRY(fs_h5_attr_int(h, "/", "mpi_size", R->size, err));
+  PetscGetVersion(buf, sizeof buf);
+  FS_TRY(fs_h5_attr_string(h, "/", "petsc_version", buf, err));
+  SlepcGetVersion(buf, sizeof buf);
+  FS_TRY(fs_h5_attr_string(h, "/", "slepc_version", buf, err));
+  unsigned maj, min, rel;
+  H5get_libversion(&maj, &min, &rel);
+  snprintf(buf, sizeof buf, "%u.%u.%u", maj, min, rel);
+  FS_TRY(fs_h5_attr_string(h, "/", "hdf5_version", buf, err));
+  int len;
+  MPI_Get_library_version(buf, &len);
+  buf[strcspn(buf, "\n,")] = '\0';
+  FS_TRY(fs_h5_attr_string(h, "/", "mpi_version", buf, err));
+  PetscBool set = PETSC_FALSE;
+  PetscOptionsGetString(NULL, NULL, "-svd_type", buf, sizeof buf, &set);
+  FS_TRY(fs_h5_attr_string(h, "/", "svd_type", set ? buf : "default (by shape, see docs/benchmarks.md)", err));
+  set = PETSC_FALSE;
+  PetscOptionsGetString(NULL, NULL, "-svd_tol", buf, sizeof buf, &set);
+  FS_TRY(fs_h5_attr_string(h, "/", "svd_tol", set ? buf : "default", err));
+  FS_TRY(fs_h5_attr_int(h, "/", "kmax", R->opts->kmax, err));
+  FS_TRY(fs_h5_attr_doubles(h, "/", "tau", &R->opts->tau, 1, err));
+  FS_TRY(fs_h5_attr_doubles(h, "/", "eps_degrees", R->opts->eps_deg, R->opts->neps, err));
+  double t[FS_NSTAGES];
+  MPI_Allreduce(R->time, t, FS_NSTAGES, MPI_DOUBLE, MPI_MAX, R->comm);
+  return fs_h5_attr_doubles(h, "/", "seconds_plan_spectra_pairs_write", t, FS_NSTAGES, err);
+}
+
+static int write_all(fs_run *R, fs_h5 *h, fs_error *err) {
+  FS_TRY(write_provenance(R, h, err));
+  int64_t nmod = R->plan.nmodels, *all = malloc(sizeof *all * (size_t)(nmod + 1));
+  for (int64_t i = 0; all && i < nmod; i++) all[i] = i;
+  int rc = write_table(R, h, "/models", model_columns, NCOL(model_columns), nmod,
+                       R->rank == 0 ? nmod : 0, all, err);
+  free(all);
+  FS_TRY(rc);
+  FS_TRY(write_table(R, h, "/matrices", matrix_columns, NCOL(matrix_columns), R->plan.nmat,
+                     R->nmine_mat, R->mine_mat, err));
+  FS_TRY(write_ragged(R, h, "/matrices/sigma", "/matrices/sigma_offset", R->plan.nmat,
+                      R->mine_mat, R->nmine_mat, sigma_count, sigma_values, err));
+  FS_TRY(write_table(R, h, "/pairs", pair_columns, NCOL(pair_columns), R->plan.npair,
+                     R->nmine_pair, R->mine_pair, err));
+  FS_TRY(write_dim_columns(R, h, err));
+  return write_ragged(R, h, "/pairs/theta", "/pairs/theta_offset", R->plan.npair,
+                      R->mine_pair, R->nmine_pair, theta_count, theta_values, err);
+}
+
+int fs_output_write(fs_run *R, fs_error *err) {
+  double t0 = MPI_Wtime();
+  fs_h5 *h = NULL;
+  FS_TRY(fs_h5_create(R->comm, R->opts->output, &h, err));
+  R->time[FS_STAGE_WRITE] = 0;
+  int rc = write_all(R, h, err);
+  fs_error e2;
+  int rc2 = fs_h5_close(h, rc == 0, rc ? &e2 : err);
+  R->time[FS_STAGE_WRITE] = MPI_Wtime() - t0;
+  return rc ? rc : rc2;
+}

@@ -1,0 +1,79 @@
+/*
+ * fs_graph.h - the layer graph of one model: which matrices to analyse and
+ * which pairs of them are adjacent (SPEC section 4).
+ *
+ * A matrix is a 2-D tensor seen as a linear map, or a head slice of one, with
+ * a normalisation gain folded into its columns where the layer reads the
+ * residual stream through a norm.  A pair joins a writer (its output space)
+ * to a reader (its input space) of the same dimension d.
+ *
+ * Families are recognised by a rule table over tensor names (fs_graph.c):
+ *   llama  - GGUF (blk.N.attn_q ...) and Hugging Face (model.layers.N.self_attn.q_proj ...)
+ *            names; pairs mlp, ov (per head, grouped-query aware), residual,
+ *            classifier;
+ *   mlp    - 2-D tensors that differ only in one layer index (net.0, net.2, fc1, fc2),
+ *            consecutive when the shapes chain: pairs chain;
+ *   matrices - anything else: every 2-D tensor analysed alone.
+ * Tensors that no rule places are still analysed as plain matrices.
+ */
+#ifndef FS_GRAPH_H
+#define FS_GRAPH_H
+
+#include <stdint.h>
+
+#include "fs_error.h"
+#include "fs_model.h"
+
+typedef enum {
+  FS_PAIR_CHAIN,
+  FS_PAIR_MLP,
+  FS_PAIR_OV,
+  FS_PAIR_RESIDUAL,
+  FS_PAIR_BLOCK,
+  FS_PAIR_CLASSIFIER,
+  FS_PAIR_NTYPES
+} fs_pair_type;
+
+const char *fs_pair_type_name(fs_pair_type t);
+
+#define FS_MATRIX_NAME_MAX 96
+
+typedef struct fs_matrix {
+  char name[FS_MATRIX_NAME_MAX]; /* tensor name, with "[head h]" / "[kv g]" for slices */
+  int tensor;                    /* index into the model's tensors */
+  int fold;                      /* 1-D gain tensor scaling the columns, or -1 */
+  int64_t r0, r1, c0, c1;        /* slice of the [out, in] view */
+  int transposed;                /* the layer's map is the transpose (embedding tables) */
+  int block;                     /* depth: block index or chain position; -1 if none */
+  int head;                      /* head (or kv head) of a slice; -1 for whole matrices */
+} fs_matrix;
+
+typedef struct fs_pair {
+  fs_pair_type type;
+  int writer, reader; /* indices into the graph's matrices */
+  int block, head;    /* -1 where not applicable */
+} fs_pair;
+
+typedef struct fs_graph {
+  char family[16];
+  int n_head, n_head_kv, head_dim; /* 0 when unknown */
+  int nmat, npair;
+  fs_matrix *mat;
+  fs_pair *pair;
+  char note[256]; /* why part of the graph could not be built, "" if none */
+} fs_graph;
+
+int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err);
+void fs_graph_free(fs_graph *g);
+
+static inline int64_t fs_matrix_rows(const fs_matrix *x) { return x->r1 - x->r0; }
+static inline int64_t fs_matrix_cols(const fs_matrix *x) { return x->c1 - x->c0; }
+/* Dimension of the space the layer writes into / reads from. */
+static inline int64_t fs_matrix_out_dim(const fs_matrix *x) {
+  return x->transposed ? fs_matrix_cols(x) : fs_matrix_rows(x);
+}
+static inline int64_t fs_matrix_in_dim(const fs_matrix *x) {
+  return x->transposed ? fs_matrix_rows(x) : fs_matrix_cols(x);
+}
+
+#endif

@@ -1,0 +1,111 @@
+/* fs_plan.c - work list and rank assignment (see fs_plan.h). */
+#include "fs_plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int fs_plan_k(int kmax, int64_t rows, int64_t cols) {
+  int64_t k = kmax;
+  if (rows < k) k = rows;
+  if (cols < k) k = cols;
+  return (int)k;
+}
+
+static void open_model(fs_plan_model *pm, const char *path) {
+  fs_error e;
+  fs_error_clear(&e);
+  if (fs_model_open(path, &pm->model, &e) || fs_graph_build(&pm->model, &pm->graph, &e)) {
+    memcpy(pm->error, e.msg, sizeof pm->error);
+    return;
+  }
+  pm->ok = 1;
+}
+
+typedef struct cost_index {
+  double cost;
+  int64_t index;
+} cost_index;
+
+static int by_cost_desc(const void *a, const void *b) {
+  const cost_index *x = a, *y = b;
+  if (x->cost != y->cost) return x->cost < y->cost ? 1 : -1;
+  return (x->index > y->index) - (x->index < y->index); /* same order on every rank */
+}
+
+/* Longest processing time first: the next-largest item goes to the least
+ * loaded rank (lowest rank on ties). */
+static int assign_lpt(fs_plan *p, fs_error *err) {
+  cost_index *order = malloc(sizeof *order * (size_t)(p->nmat + 1));
+  if (!order) return fs_fail(err, "out of memory assigning %lld matrices", (long long)p->nmat);
+  for (int64_t i = 0; i < p->nmat; i++) order[i] = (cost_index){p->mat[i].cost, i};
+  qsort(order, (size_t)p->nmat, sizeof *order, by_cost_desc);
+  for (int64_t i = 0; i < p->nmat; i++) {
+    int best = 0;
+    for (int r = 1; r < p->nranks; r++)
+      if (p->load[r] < p->load[best]) best = r;
+    p->mat[order[i].index].owner = best;
+    p->load[best] += order[i].cost;
+  }
+  free(order);
+  for (int64_t i = 0; i < p->npair; i++) p->pair[i].owner = p->mat[p->pair[i].writer].owner;
+  return 0;
+}
+
+static int fill_work(fs_plan *p, int kmax, fs_error *err) {
+  for (int i = 0; i < p->nmodels; i++) {
+    fs_plan_model *pm = &p->models[i];
+    pm->mat0 = p->nmat, pm->pair0 = p->npair;
+    if (pm->ok) p->nmat += pm->graph.nmat, p->npair += pm->graph.npair;
+  }
+  p->mat = calloc((size_t)p->nmat + 1, sizeof *p->mat);
+  p->pair = calloc((size_t)p->npair + 1, sizeof *p->pair);
+  p->load = calloc((size_t)p->nranks, sizeof *p->load);
+  if (!p->mat || !p->pair || !p->load) return fs_fail(err, "out of memory planning the run");
+  for (int i = 0; i < p->nmodels; i++) {
+    const fs_plan_model *pm = &p->models[i];
+    if (!pm->ok) continue;
+    for (int j = 0; j < pm->graph.nmat; j++) {
+      const fs_matrix *x = &pm->graph.mat[j];
+      fs_plan_matrix *w = &p->mat[pm->mat0 + j];
+      w->model = i, w->local = j;
+      w->k = fs_plan_k(kmax, fs_matrix_rows(x), fs_matrix_cols(x));
+      w->cost = (double)fs_matrix_rows(x) * (double)fs_matrix_cols(x) * (w->k + 1);
+    }
+    for (int j = 0; j < pm->graph.npair; j++) {
+      fs_plan_pair *q = &p->pair[pm->pair0 + j];
+      q->model = i, q->local = j;
+      q->writer = pm->mat0 + pm->graph.pair[j].writer;
+      q->reader = pm->mat0 + pm->graph.pair[j].reader;
+    }
+  }
+  return 0;
+}
+
+int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
+                  fs_plan *p, fs_error *err) {
+  memset(p, 0, sizeof *p);
+  p->nranks = nranks > 0 ? nranks : 1;
+  p->nmodels = nmodels;
+  p->models = calloc((size_t)nmodels + 1, sizeof *p->models);
+  if (!p->models) return fs_fail(err, "out of memory planning %d models", nmodels);
+  for (int i = 0; i < nmodels; i++) {
+    p->models[i].path = strdup(paths[i]);
+    if (!p->models[i].path) return fs_fail(err, "out of memory planning %d models", nmodels);
+    open_model(&p->models[i], paths[i]);
+  }
+  FS_TRY(fill_work(p, kmax, err));
+  return assign_lpt(p, err);
+}
+
+void fs_plan_free(fs_plan *p) {
+  for (int i = 0; i < p->nmodels; i++) {
+    fs_graph_free(&p->models[i].graph);
+    fs_model_close(&p->models[i].model);
+    free(p->models[i].path);
+  }
+  free(p->models);
+  free(p->mat);
+  free(p->pair);
+  free(p->load);
+  memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,65 @@
+/*
+ * fs_plan.h - the plan of a run: every model's header and layer graph, the
+ * global list of matrices (work items) with a cost estimate, the pairs, and
+ * which rank owns what.
+ *
+ * Every rank builds the same plan from the same headers (headers are small;
+ * tensor data is never read here), so ownership needs no communication.
+ * Matrices are assigned longest-processing-time first (Graham 1969: within
+ * 4/3 of the optimal makespan); a pair belongs to the owner of its writer,
+ * which then only has to receive the reader's basis.
+ */
+#ifndef FS_PLAN_H
+#define FS_PLAN_H
+
+#include <stdint.h>
+
+#include "fs_error.h"
+#include "fs_graph.h"
+#include "fs_model.h"
+
+typedef struct fs_plan_model {
+  char *path;
+  fs_model model; /* header only */
+  fs_graph graph;
+  int ok;         /* header read and graph built */
+  char error[FS_ERRMSG_MAX];
+  int64_t mat0, pair0; /* first global matrix and pair of this model */
+} fs_plan_model;
+
+typedef struct fs_plan_matrix {
+  int model, local; /* model index and matrix index in its graph */
+  int k;            /* singular triplets to compute */
+  double cost;      /* flop estimate rows * cols * k */
+  int owner;
+} fs_plan_matrix;
+
+typedef struct fs_plan_pair {
+  int model, local;       /* model index and pair index in its graph */
+  int64_t writer, reader; /* global matrix indices */
+  int owner;
+} fs_plan_pair;
+
+typedef struct fs_plan {
+  int nranks, nmodels;
+  fs_plan_model *models;
+  int64_t nmat, npair;
+  fs_plan_matrix *mat;
+  fs_plan_pair *pair;
+  double *load; /* estimated cost per rank */
+} fs_plan;
+
+/* Opens every header (a bad one marks its model failed; it is not fatal) and
+ * assigns the work over nranks.  Fails only when memory runs out. */
+int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
+                  fs_plan *p, fs_error *err);
+void fs_plan_free(fs_plan *p);
+
+/* k actually used for a rows x cols matrix: min(kmax, rows, cols). */
+int fs_plan_k(int kmax, int64_t rows, int64_t cols);
+
+static inline const fs_matrix *fs_plan_matrix_of(const fs_plan *p, int64_t i) {
+  return &p->models[p->mat[i].model].graph.mat[p->mat[i].local];
+}
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * fs_analyze.c - the analysis pipeline: plan, spectra, agree, exchange,
+ * pairs, reduce, write (see fs_analyze.h and docs/architecture.md).
+ *
+ * Collective discipline: every rank takes every collective step in the same
+ * order whatever happened to its own work items, so a failure on one rank
+ * (a NaN tensor, an unreadable region) never leaves another waiting.  Errors
+ * of single items are recorded with the item and reported, never fatal.
+ */
+#include "fs_analyze.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_h5out.h"
+#include "fs_pair.h"
+#include "fs_plan.h"
+#include "fs_spectrum.h"
+#include "fs_output.h"
+#include "fs_reduce.h"
+#include "fs_run.h"
+
+void fs_analyze_defaults(fs_analyze_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->kmax = 64;
+  o->tau = 1e-6;
+  o->neps = 3;
+  o->eps_deg[0] = 1.0, o->eps_deg[1] = 5.0, o->eps_deg[2] = 10.0;
+  o->output = "flagscope.h5";
+}
+
+/* ---- spectra ------------------------------------------------------------ */
+
+/* The matrix as the layer applies it: the slice of the [out, in] view, with
+ * the folded normalisation gain multiplying its columns. */
+static int read_matrix(const fs_plan *p, int64_t gi, double **out, fs_error *err) {
+  const fs_model *m = &p->models[p->mat[gi].model].model;
+  const fs_matrix *x = fs_plan_matrix_of(p, gi);
+  const fs_tensor *t = &m->tensors[x->tensor];
+  int64_t rows = fs_matrix_rows(x), cols = fs_matrix_cols(x), full = fs_tensor_cols(t);
+  double *buf = malloc(sizeof *buf * (size_t)(rows * full + full));
+  if (!buf) return fs_fail(err, "%s: tensor '%s': out of memory for %lld x %lld", m->path,
+                           t->name, (long long)rows, (long long)full);
+  double *gain = buf + rows * full;
+  if (fs_tensor_read_rows(m, t, x->r0, x->r1, buf, err) ||
+      (x->fold >= 0 && fs_tensor_read_rows(m, &m->tensors[x->fold], 0, 1, gain, err))) {
+    free(buf);
+    return FS_ERR;
+  }
+  for (int64_t i = 0; i < rows; i++) /* compact the column slice in place, then fold */
+    for (int64_t c = 0; c < cols; c++)
+      buf[i * cols + c] = buf[i * full + x->c0 + c] * (x->fold >= 0 ? gain[x->c0 + c] : 1.0);
+  *out = buf;
+  return 0;
+}
+
+static int compute_one(fs_run *R, int64_t gi, fs_error *err) {
+  const fs_matrix *x = fs_plan_matrix_of(&R->plan, gi);
+  double *W = NULL, t0 = MPI_Wtime();
+  FS_TRY(read_matrix(&R->plan, gi, &W, err));
+  int rc = fs_spectrum_compute(W, (int)fs_matrix_rows(x), (int)fs_matrix_cols(x),
+                               R->plan.mat[gi].k, &R->spec[gi], err);
+  free(W);
+  if (rc) return fs_error_prefix(err, "%s: matrix '%s'",
+                                 R->plan.models[R->plan.mat[gi].model].path, x->name);
+  fs_spectrum_stats(&R->spec[gi], R->opts->tau, &R->stats[gi]);
+  R->seconds[gi] = MPI_Wtime() - t0;
+  return 0;
+}
+
+static void compute_spectra(fs_run *R) {
+  for (int64_t i = 0; i < R->nmine_mat; i++) {
+    int64_t gi = R->mine_mat[i];
+    fs_error e;
+    fs_error_clear(&e);
+    if (compute_one(R, gi, &e)) {
+      fs_run_set_error(&R->mat_error[gi], e.msg);
+      if (R->opts->log) fprintf(R->opts->log, "flagscope: error: %s\n", e.msg);
+    } else {
+      R->kdone[gi] = R->spec[gi].k;
+    }
+  }
+}
+
+/* ---- exchange of reader bases ------------------------------------------- */
+
+typedef struct xfer {
+  int64_t mat;
+  int from, to;
+} xfer;
+
+static int xfer_cmp(const void *a, const void *b) {
+  const xfer *x = a, *y = b;
+  if (x->mat != y->mat) return x->mat < y->mat ? -1 : 1;
+  return x->to - y->to;
+}
+
+/* The same list on every rank: (reader matrix, its owner, the pair owner). */
+static int64_t list_transfers(const fs_run *R, xfer *list) {
+  int64_t n = 0;
+  for (int64_t p = 0; p < R->plan.npair; p++) {
+    const fs_plan_pair *q = &R->plan.pair[p];
+    int from = R->plan.mat[q->reader].owner;
+    if (from != q->owner && R->kdone[q->writer] > 0 && R->kdone[q->reader] > 0)
+      list[n++] = (xfer){q->reader, from, q->owner};
+  }
+  qsort(list, (size_t)n, sizeof *list, xfer_cmp);
+  int64_t u = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (!u || xfer_cmp(&list[u - 1], &list[i])) list[u++] = list[i];
+  return u;
+}
+
+static int exchange_bases(fs_run *R, fs_error *err) {
+  xfer *list = malloc(sizeof *list * (size_t)(R->plan.npair + 1));
+  if (!list) return fs_fail(err, "out of memory listing basis transfers");
+  int64_t n = list_transfers(R, list), nreq = 0;
+  MPI_Request *req = malloc(sizeof *req * (size_t)(n + 1));
+  double **sendbuf = calloc((size_t)n + 1, sizeof *sendbuf);
+  int rc = (req && sendbuf) ? 0 : fs_fail(err, "out of memory for basis transfers");
+  /* Both sides walk the list in one order, so message i from a rank to another
+   * matches receive i (MPI's non-overtaking rule); one tag suffices. */
+  for (int64_t i = 0; i < n && !rc; i++) {
+    const xfer *x = &list[i];
+    int64_t d = fs_matrix_in_dim(fs_plan_matrix_of(&R->plan, x->mat)), k = R->kdone[x->mat];
+    int count = (int)(k + d * k);
+    if (x->to == R->rank) {
+      double *buf = malloc(sizeof *buf * (size_t)count);
+      if (!buf) { rc = fs_fail(err, "out of memory receiving a basis"); break; }
+      R->recv[x->mat] = buf;
+      MPI_Irecv(buf, count, MPI_DOUBLE, x->from, 0, R->comm, &req[nreq++]);
+    } else if (x->from == R->rank) {
+      fs_basis b;
+      fs_run_reader_basis(R, x->mat, &b);
+      double *buf = sendbuf[i] = malloc(sizeof *buf * (size_t)count);
+      if (!buf) { rc = fs_fail(err, "out of memory sending a basis"); break; }
+      memcpy(buf, b.sigma, sizeof *buf * (size_t)k);
+      memcpy(buf + k, b.vec, sizeof *buf * (size_t)(d * k));
+      MPI_Isend(buf, count, MPI_DOUBLE, x->to, 0, R->comm, &req[nreq++]);
+    }
+  }
+  /* Even after a local failure, complete what was posted: peers are waiting. */
+  if (req) MPI_Waitall((int)nreq, req, MPI_STATUSES_IGNORE);
+  for (int64_t i = 0; sendbuf && i < n; i++) free(sendbuf[i]);
+  free(sendbuf), free(req), free(list);
+  return rc;
+}
+
+/* ---- pairs -------------------------------------------------------------- */
+
+static void compute_pairs(fs_run *R) {
+  double eps[FS_MAX_EPS];
+  for (int e = 0; e < R->opts->neps; e++) eps[e] = R->opts->eps_deg[e] * (3.14159265358979323846 / 180.0);
+  for (int64_t i = 0; i < R->nmine_pair; i++) {
+    int64_t p = R->mine_pair[i];
+    const fs_plan_pair *q = &R->plan.pair[p];
+    char msg[FS_ERRMSG_MAX];
+    if (!R->kdone[q->writer] || !R->kdone[q->reader]) {
+      int64_t bad = R->kdone[q->writer] ? q->reader : q->writer;
+      snprintf(msg, sizeof msg, "skipped: matrix '%s' failed", fs_plan_matrix_of(&R->plan, bad)->name);
+      fs_run_set_error(&R->pair_error[p], msg);
+      continue;
+    }
+    fs_basis w, r;
+    fs_run_writer_basis(R, q->writer, &w);
+    fs_run_reader_basis(R, q->reader, &r);
+    fs_error e;
+    fs_error_clear(&e);
+    if (fs_pair_compute(&w, &r, eps, R->opts->neps, &R->pres[p], &e)) {
+      fs_run_set_error(&R->pair_error[p], e.msg);
+      if (R->opts->log) fprintf(R->opts->log, "flagscope: error: %s: pair %s -> %s: %s\n",
+                                R->plan.models[q->model].path,
+                                fs_plan_matrix_of(&R->plan, q->writer)->name,
+                                fs_plan_matrix_of(&R->plan, q->reader)->name, e.msg);
+    } else {
+      R->pdone[p] = 1;
+    }
+  }
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
+               const fs_analyze_opts *o, int *nfailed, fs_error *err) {
+  fs_run R;
+  double t0 = MPI_Wtime();
+  FS_TRY(fs_run_init(&R, comm, paths, nmodels, o, err));
+  if (o->log && R.rank == 0) fs_run_log_plan(&R);
+  compute_spectra(&R);
+  R.time[FS_STAGE_SPECTRA] = MPI_Wtime() - t0;
+  int rc = fs_run_agree_matrices(&R, err);
+  if (!rc) rc = exchange_bases(&R, err);
+  if (!rc) {
+    compute_pairs(&R);
+    rc = fs_run_agree_pairs(&R, err);
+  }
+  R.time[FS_STAGE_PAIRS] = MPI_Wtime() - t0 - R.time[FS_STAGE_SPECTRA];
+  fs_model_summary *sum = NULL;
+  if (!rc) rc = fs_reduce_models(&R, &sum, err);
+  if (!rc) rc = fs_output_write(&R, err);
+  if (!rc) rc = fs_reduce_report(&R, sum, o->summary, nfailed);
+  free(sum);
+  fs_run_free(&R);
+  return rc;
+}

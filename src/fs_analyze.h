@@ -1,0 +1,45 @@
+/*
+ * fs_analyze.h - one analysis run over a list of models, on a communicator.
+ *
+ * The data flow (docs/architecture.md):
+ *   plan      every rank reads the headers and builds the same plan (partition/)
+ *   spectra   each rank reads only the tensors it owns and computes their
+ *             truncated SVDs (fs_spectrum), on PETSC_COMM_SELF
+ *   agree     one all-reduce of per-matrix status and k, so that every rank
+ *             knows which bases exist before anyone waits for one
+ *   exchange  the owner of a pair (the owner of its writer) receives the
+ *             reader's basis, point to point
+ *   pairs     pair diagnostics on the owner (fs_pair)
+ *   reduce    per-model sums to rank 0 for the summary table
+ *   write     every rank writes its rows of one HDF5 file, collectively
+ */
+#ifndef FS_ANALYZE_H
+#define FS_ANALYZE_H
+
+#include <mpi.h>
+#include <stdio.h>
+
+#include "fs_error.h"
+
+#define FS_MAX_EPS 16
+
+typedef struct fs_analyze_opts {
+  int kmax;                      /* singular triplets per matrix (capped by its shape) */
+  double tau;                    /* relative tolerance of the numerical rank */
+  int neps;
+  double eps_deg[FS_MAX_EPS];    /* angle tolerances of the intersection dimension */
+  const char *output;            /* HDF5 file */
+  const char *command_line;      /* recorded as provenance */
+  FILE *summary;                 /* rank 0 prints the summary table here; NULL: none */
+  FILE *log;                     /* progress and per-item errors; NULL: none */
+} fs_analyze_opts;
+
+void fs_analyze_defaults(fs_analyze_opts *o);
+
+/* Analyse nmodels files.  Returns FS_ERR only when the run itself cannot go
+ * on (the output cannot be written); a bad model is recorded in the output,
+ * counted in *nfailed, and the others complete. Collective over comm. */
+int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
+               const fs_analyze_opts *o, int *nfailed, fs_error *err);
+
+#endif

@@ -1,0 +1,136 @@
+/* fs_run.c - state of an analysis run (see fs_run.h). */
+#include "fs_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t *list_mine(const fs_run *R, int pairs, int64_t *count) {
+  int64_t n = pairs ? R->plan.npair : R->plan.nmat, c = 0;
+  int64_t *out = malloc(sizeof *out * (size_t)(n + 1));
+  for (int64_t i = 0; out && i < n; i++)
+    if ((pairs ? R->plan.pair[i].owner : R->plan.mat[i].owner) == R->rank) out[c++] = i;
+  *count = c;
+  return out;
+}
+
+static int allocate(fs_run *R) {
+  size_t nm = (size_t)R->plan.nmat + 1, np = (size_t)R->plan.npair + 1;
+  R->mine_mat = list_mine(R, 0, &R->nmine_mat);
+  R->mine_pair = list_mine(R, 1, &R->nmine_pair);
+  R->spec = calloc(nm, sizeof *R->spec);
+  R->stats = calloc(nm, sizeof *R->stats);
+  R->seconds = calloc(nm, sizeof *R->seconds);
+  R->mat_error = calloc(nm, sizeof *R->mat_error);
+  R->kdone = calloc(nm, sizeof *R->kdone);
+  R->recv = calloc(nm, sizeof *R->recv);
+  R->pres = calloc(np, sizeof *R->pres);
+  R->pair_error = calloc(np, sizeof *R->pair_error);
+  R->pdone = calloc(np, sizeof *R->pdone);
+  return R->mine_mat && R->mine_pair && R->spec && R->stats && R->seconds && R->mat_error &&
+         R->kdone && R->recv && R->pres && R->pair_error && R->pdone;
+}
+
+int fs_run_init(fs_run *R, MPI_Comm comm, char *const *paths, int nmodels,
+                const fs_analyze_opts *o, fs_error *err) {
+  memset(R, 0, sizeof *R);
+  double t0 = MPI_Wtime();
+  MPI_Comm_dup(comm, &R->comm);
+  MPI_Comm_rank(R->comm, &R->rank);
+  MPI_Comm_size(R->comm, &R->size);
+  R->opts = o;
+  int ok = fs_plan_build(paths, nmodels, o->kmax, R->size, &R->plan, err) == 0 && allocate(R);
+  int all;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
+  if (!all) {
+    if (ok) fs_fail(err, "planning the run failed on another rank (out of memory?)");
+    else if (!err || !err->msg[0]) fs_fail(err, "out of memory planning the run");
+    fs_run_free(R);
+    return FS_ERR;
+  }
+  R->time[FS_STAGE_PLAN] = MPI_Wtime() - t0;
+  return 0;
+}
+
+void fs_run_free(fs_run *R) {
+  for (int64_t i = 0; R->spec && i < R->plan.nmat; i++) {
+    fs_spectrum_free(&R->spec[i]);
+    free(R->mat_error[i]);
+    free(R->recv[i]);
+  }
+  for (int64_t i = 0; R->pres && i < R->plan.npair; i++) {
+    fs_pair_result_free(&R->pres[i]);
+    free(R->pair_error[i]);
+  }
+  free(R->mine_mat), free(R->mine_pair), free(R->spec), free(R->stats);
+  free(R->seconds), free(R->mat_error), free(R->kdone), free(R->recv);
+  free(R->pres), free(R->pair_error), free(R->pdone);
+  fs_plan_free(&R->plan);
+  if (R->comm != MPI_COMM_NULL && R->comm) MPI_Comm_free(&R->comm);
+  memset(R, 0, sizeof *R);
+}
+
+void fs_run_set_error(char **slot, const char *msg) {
+  if (!*slot) *slot = strdup(msg);
+}
+
+void fs_run_writer_basis(const fs_run *R, int64_t gi, fs_basis *b) {
+  const fs_spectrum *s = &R->spec[gi];
+  int t = fs_plan_matrix_of(&R->plan, gi)->transposed;
+  *b = (fs_basis){t ? s->n : s->m, s->k, t ? s->V : s->U, s->sigma};
+}
+
+void fs_run_reader_basis(const fs_run *R, int64_t gi, fs_basis *b) {
+  const fs_matrix *x = fs_plan_matrix_of(&R->plan, gi);
+  int k = R->kdone[gi], d = (int)fs_matrix_in_dim(x);
+  if (R->recv[gi]) {
+    *b = (fs_basis){d, k, R->recv[gi] + k, R->recv[gi]};
+    return;
+  }
+  const fs_spectrum *s = &R->spec[gi];
+  *b = (fs_basis){d, s->k, x->transposed ? s->U : s->V, s->sigma};
+}
+
+int fs_run_agree_matrices(fs_run *R, fs_error *err) {
+  (void)err; /* in-place reductions of preallocated arrays cannot fail locally */
+  MPI_Allreduce(MPI_IN_PLACE, R->kdone, (int)R->plan.nmat, MPI_INT, MPI_MAX, R->comm);
+  return 0;
+}
+
+int fs_run_agree_pairs(fs_run *R, fs_error *err) {
+  (void)err;
+  MPI_Allreduce(MPI_IN_PLACE, R->pdone, (int)R->plan.npair, MPI_INT, MPI_MAX, R->comm);
+  return 0;
+}
+
+const char *fs_run_model_status(const fs_run *R, int model, char *why, size_t n) {
+  const fs_plan_model *pm = &R->plan.models[model];
+  if (!pm->ok) {
+    snprintf(why, n, "%s", pm->error);
+    return "failed";
+  }
+  int64_t badm = 0, badp = 0;
+  for (int64_t i = 0; i < pm->graph.nmat; i++) badm += !R->kdone[pm->mat0 + i];
+  for (int64_t i = 0; i < pm->graph.npair; i++) badp += !R->pdone[pm->pair0 + i];
+  if (!badm && !badp) {
+    snprintf(why, n, "%s", pm->graph.note);
+    return "ok";
+  }
+  snprintf(why, n, "%lld of %d matrices and %lld of %d pairs failed (see their error columns)",
+           (long long)badm, pm->graph.nmat, (long long)badp, pm->graph.npair);
+  return "partial";
+}
+
+void fs_run_log_plan(const fs_run *R) {
+  double lo = R->plan.load[0], hi = lo, sum = 0;
+  for (int r = 0; r < R->size; r++) {
+    double l = R->plan.load[r];
+    lo = l < lo ? l : lo, hi = l > hi ? l : hi, sum += l;
+  }
+  fprintf(R->opts->log, "flagscope: %d models, %lld matrices, %lld pairs on %d ranks "
+          "(estimated imbalance max/mean %.2f)\n", R->plan.nmodels, (long long)R->plan.nmat,
+          (long long)R->plan.npair, R->size, sum > 0 ? hi / (sum / R->size) : 1.0);
+  for (int i = 0; i < R->plan.nmodels; i++)
+    if (!R->plan.models[i].ok)
+      fprintf(R->opts->log, "flagscope: error: %s\n", R->plan.models[i].error);
+}

@@ -1,0 +1,66 @@
+/*
+ * fs_run.h - the state of one analysis run, shared by its stages
+ * (fs_analyze.c drives them; fs_reduce.c and io/fs_output.c read the results).
+ *
+ * Per-item arrays are indexed by global matrix or pair index (fs_plan).  A
+ * rank fills the entries of the items it owns; the small agreed arrays
+ * (kdone, pdone) are all-reduced so that every rank knows which results exist.
+ */
+#ifndef FS_RUN_H
+#define FS_RUN_H
+
+#include <mpi.h>
+
+#include "fs_analyze.h"
+#include "fs_pair.h"
+#include "fs_plan.h"
+#include "fs_spectrum.h"
+
+typedef enum { FS_STAGE_PLAN, FS_STAGE_SPECTRA, FS_STAGE_PAIRS, FS_STAGE_WRITE, FS_NSTAGES } fs_stage;
+
+typedef struct fs_run {
+  MPI_Comm comm; /* a private duplicate of the caller's communicator */
+  int rank, size;
+  const fs_analyze_opts *opts;
+  fs_plan plan;
+  int64_t nmine_mat, nmine_pair;
+  int64_t *mine_mat, *mine_pair; /* global indices this rank owns, ascending */
+  /* per global matrix */
+  fs_spectrum *spec;
+  fs_matrix_stats *stats;
+  double *seconds;
+  char **mat_error; /* owner's error text, NULL if none */
+  int *kdone;       /* triplets computed, 0 if failed: agreed */
+  double **recv;    /* received reader bases: sigma (k values) then vectors (d x k) */
+  /* per global pair */
+  fs_pair_result *pres;
+  char **pair_error;
+  int *pdone; /* 1 if computed: agreed */
+  double time[FS_NSTAGES];
+} fs_run;
+
+/* Build the plan and the arrays; collective, fails on every rank or on none. */
+int fs_run_init(fs_run *R, MPI_Comm comm, char *const *paths, int nmodels,
+                const fs_analyze_opts *o, fs_error *err);
+void fs_run_free(fs_run *R);
+
+/* Keep a copy of msg in *slot (the first error of an item wins). */
+void fs_run_set_error(char **slot, const char *msg);
+
+/* A matrix as the writer (output-space basis) or reader (input-space basis)
+ * of a pair.  The writer basis is always local; the reader basis may have
+ * been received. */
+void fs_run_writer_basis(const fs_run *R, int64_t gi, fs_basis *b);
+void fs_run_reader_basis(const fs_run *R, int64_t gi, fs_basis *b);
+
+/* All-reduce kdone / pdone; collective. */
+int fs_run_agree_matrices(fs_run *R, fs_error *err);
+int fs_run_agree_pairs(fs_run *R, fs_error *err);
+
+/* Model outcome from the agreed arrays: "ok", "partial" or "failed", with the
+ * reason in why. */
+const char *fs_run_model_status(const fs_run *R, int model, char *why, size_t n);
+
+void fs_run_log_plan(const fs_run *R);
+
+#endif

@@ -1,0 +1,92 @@
+/* fs_testutil.c - helpers shared by the unit tests (see fs_testutil.h). */
+#include "fs_testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *join(const char *env, const char *fallback, const char *name) {
+  static char buf[8][4096];
+  static int slot;
+  const char *dir = getenv(env);
+  char *out = buf[slot++ % 8];
+  snprintf(out, sizeof buf[0], "%s/%s", dir ? dir : fallback, name);
+  return out;
+}
+
+const char *fs_test_example(const char *name) {
+  return join("FS_EXAMPLES", FLAGSCOPE_EXAMPLES_DIR, name);
+}
+
+const char *fs_test_data(const char *name) {
+  return join("FS_TEST_DATA", FLAGSCOPE_EXAMPLES_DIR "/../../tests/data", name);
+}
+
+const char *fs_test_tmpfile(const char *name) {
+  static char dir[256];
+  if (!dir[0]) {
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/fs_test_%d", t ? t : "/tmp", (int)getpid());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    if (system(cmd) != 0) abort();
+  }
+  static char buf[8][512];
+  static int slot;
+  char *out = buf[slot++ % 8];
+  snprintf(out, sizeof buf[0], "%s/%s", dir, name);
+  return out;
+}
+
+static unsigned long long rng_state = 88172645463325252ULL;
+
+void fs_test_seed(unsigned long long seed) { rng_state = seed ? seed : 1; }
+
+double fs_test_uniform(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return 2.0 * ((double)(rng_state >> 11) / 9007199254740992.0) - 1.0;
+}
+
+double fs_test_normal(void) {
+  double u1 = 0.5 * (fs_test_uniform() + 1.0), u2 = 0.5 * (fs_test_uniform() + 1.0);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+int fs_test_full_svd(const double *W, int m, int n, double *s, double *U,
+                     double *V) {
+  int mn = m < n ? m : n, info = 0, lwork = -1;
+  double *a = malloc(sizeof(double) * (size_t)m * n);
+  double *u = malloc(sizeof(double) * (size_t)m * mn);
+  double *vt = malloc(sizeof(double) * (size_t)mn * n);
+  int *iwork = malloc(sizeof(int) * 8 * (size_t)mn);
+  for (int i = 0; i < m; i++)
+    for (int c = 0; c < n; c++) a[i + (size_t)c * m] = W[(size_t)i * n + c];
+  double q;
+  dgesdd_("S", &m, &n, a, &m, s, u, &m, vt, &mn, &q, &lwork, iwork, &info);
+  lwork = (int)q;
+  double *work = malloc(sizeof(double) * (size_t)lwork);
+  dgesdd_("S", &m, &n, a, &m, s, u, &m, vt, &mn, work, &lwork, iwork, &info);
+  if (U) memcpy(U, u, sizeof(double) * (size_t)m * mn);
+  if (V)
+    for (int i = 0; i < mn; i++)
+      for (int c = 0; c < n; c++) V[c + (size_t)i * n] = vt[i + (size_t)c * mn];
+  free(a); free(u); free(vt); free(iwork); free(work);
+  return info;
+}
+
+void fs_test_orthonormal(int d, int k, double *Q) {
+  int info = 0, lwork = -1;
+  double *tau = malloc(sizeof(double) * (size_t)k), q;
+  for (size_t i = 0; i < (size_t)d * k; i++) Q[i] = fs_test_normal();
+  dgeqrf_(&d, &k, Q, &d, tau, &q, &lwork, &info);
+  lwork = (int)q;
+  double *work = malloc(sizeof(double) * (size_t)(lwork > 64 * k ? lwork : 64 * k));
+  dgeqrf_(&d, &k, Q, &d, tau, work, &lwork, &info);
+  dorgqr_(&d, &k, &k, Q, &d, tau, work, &lwork, &info);
+  free(tau); free(work);
+}

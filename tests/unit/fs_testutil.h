@@ -1,0 +1,36 @@
+/* fs_testutil.h - helpers shared by the unit tests. */
+#ifndef FS_TESTUTIL_H
+#define FS_TESTUTIL_H
+
+#include <stddef.h>
+
+/* $FS_EXAMPLES/<name> (the bundled example zoo) or $FS_TEST_DATA/<name>. */
+const char *fs_test_example(const char *name);
+const char *fs_test_data(const char *name);
+/* A fresh path in a per-process temporary directory. */
+const char *fs_test_tmpfile(const char *name);
+
+/* Deterministic uniform(-1,1) and normal variates (xorshift; seeded). */
+void fs_test_seed(unsigned long long seed);
+double fs_test_uniform(void);
+double fs_test_normal(void);
+
+/* LAPACK, for independent reference computations (column-major). */
+void dgesdd_(const char *jobz, const int *m, const int *n, double *a,
+             const int *lda, double *s, double *u, const int *ldu, double *vt,
+             const int *ldvt, double *work, const int *lwork, int *iwork,
+             int *info);
+void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
+             double *work, const int *lwork, int *info);
+void dorgqr_(const int *m, const int *n, const int *k, double *a,
+             const int *lda, const double *tau, double *work, const int *lwork,
+             int *info);
+
+/* Full SVD by dgesdd of the m x n row-major matrix W: s gets min(m,n) values;
+ * U (m x min) and V (n x min) column-major if non-NULL.  Returns LAPACK info. */
+int fs_test_full_svd(const double *W, int m, int n, double *s, double *U,
+                     double *V);
+/* A d x k matrix with orthonormal columns (column-major) from a random one. */
+void fs_test_orthonormal(int d, int k, double *Q);
+
+#endif
