@@ -121,6 +121,9 @@ static void p_d(const fs_run *R, int64_t p, void *dst, size_t width) {
 static void p_k(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(RES(R, p) ? RES(R, p)->k : 0); }
 static void p_j(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(RES(R, p) ? RES(R, p)->j : 0); }
 static void p_q(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(RES(R, p) ? RES(R, p)->q : 0); }
+static void p_random(const fs_run *R, int64_t p, void *dst, size_t width) {
+  PUT_I(RES(R, p) ? fs_pair_random_dim(RES(R, p)) : -1);
+}
 static void p_overlap(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(RES(R, p) ? RES(R, p)->overlap : NAN); }
 static void p_overlap_rand(const fs_run *R, int64_t p, void *dst, size_t width) {
   PUT_D(RES(R, p) ? RES(R, p)->overlap_random : NAN);
@@ -147,6 +150,7 @@ static const column pair_columns[] = {
     {"k", FS_H5_INT64, 0, p_k, "writer basis size (top-k left singular vectors)"},
     {"j", FS_H5_INT64, 0, p_j, "reader basis size (top-j right singular vectors)"},
     {"q", FS_H5_INT64, 0, p_q, "number of principal angles, min(k, j)"},
+    {"dim_random", FS_H5_INT64, 0, p_random, "max(0, k + j - d): intersection dimension of random subspaces"},
     {"overlap", FS_H5_DOUBLE, 0, p_overlap, "||U_k^T V_j||_F^2, the sum of squared cosines"},
     {"overlap_random", FS_H5_DOUBLE, 0, p_overlap_rand, "k j / d, its expectation for random subspaces"},
     {"kappa", FS_H5_DOUBLE, 0, p_kappa, "||AB - BA||_F / (sqrt(2) ||A||_F ||B||_F)"},

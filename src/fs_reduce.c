@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { F_COUNT, F_OVERLAP, F_KAPPA, F_BAL, F_RATIO0 }; /* F_RATIO0 + e for eps e */
+enum { F_COUNT, F_RANDOM, F_OVERLAP, F_KAPPA, F_BAL, F_RATIO0 }; /* F_RATIO0 + e for eps e */
 
 int fs_reduce_models(const fs_run *R, fs_model_summary **out, fs_error *err) {
   int nf = F_RATIO0 + R->opts->neps, nm = R->plan.nmodels;
@@ -24,6 +24,7 @@ int fs_reduce_models(const fs_run *R, fs_model_summary **out, fs_error *err) {
     int t = R->plan.models[q->model].graph.pair[q->local].type;
     double *a = acc + ((size_t)q->model * FS_PAIR_NTYPES + t) * nf;
     a[F_COUNT] += 1;
+    a[F_RANDOM] += (double)fs_pair_random_dim(res) / res->q;
     a[F_OVERLAP] += res->overlap_random > 0 ? res->overlap / res->overlap_random : 0;
     a[F_KAPPA] += res->kappa;
     a[F_BAL] += res->balancedness;
@@ -46,6 +47,7 @@ int fs_reduce_models(const fs_run *R, fs_model_summary **out, fs_error *err) {
       const double *a = tot + ((size_t)m * FS_PAIR_NTYPES + t) * nf;
       double c = a[F_COUNT] > 0 ? a[F_COUNT] : 1;
       s[m].npairs[t] = (int)a[F_COUNT];
+      s[m].random_ratio[t] = a[F_RANDOM] / c;
       s[m].overlap_rel[t] = a[F_OVERLAP] / c;
       s[m].kappa[t] = a[F_KAPPA] / c;
       s[m].balancedness[t] = a[F_BAL] / c;
@@ -69,7 +71,7 @@ static void print_header(const fs_run *R, FILE *f) {
     snprintf(h, sizeof h, "dim/q@%g", R->opts->eps_deg[e]);
     fprintf(f, " %9s", h);
   }
-  fprintf(f, " %9s %9s %9s\n", "ovl/rand", "kappa", "balance");
+  fprintf(f, " %9s %9s %9s %9s\n", "rand/q", "ovl/rand", "kappa", "balance");
 }
 
 static void print_model(const fs_run *R, const fs_model_summary *s, int m, FILE *f,
@@ -85,14 +87,14 @@ static void print_model(const fs_run *R, const fs_model_summary *s, int m, FILE 
       fprintf(f, "%-28s %-8s %-7s %5s", "", "", "", "");
     fprintf(f, "  %-10s %5d", fs_pair_type_name(t), s[m].npairs[t]);
     for (int e = 0; e < R->opts->neps; e++) fprintf(f, " %9.4f", s[m].ratio[t][e]);
-    fprintf(f, " %9.4f %9.5f %9.5f\n", s[m].overlap_rel[t], s[m].kappa[t],
+    fprintf(f, " %9.4f %9.4f %9.5f %9.5f\n", s[m].random_ratio[t], s[m].overlap_rel[t], s[m].kappa[t],
             s[m].balancedness[t]);
     first = 0;
   }
   if (first)
     fprintf(f, "%-28.28s %-8s %-7s %5d  %-10s %5d\n", basename_of(pm->path),
             pm->ok ? pm->graph.family : "-", status, pm->ok ? pm->graph.nmat : 0, "-", 0);
-  if (why[0]) fprintf(f, "%-28s   note: %s\n", "", why);
+  if (why[0]) fprintf(f, "%-28s   %s: %s\n", "", strcmp(status, "ok") ? "error" : "note", why);
 }
 
 int fs_reduce_report(const fs_run *R, const fs_model_summary *sum, FILE *f,
@@ -105,5 +107,6 @@ int fs_reduce_report(const fs_run *R, const fs_model_summary *sum, FILE *f,
     *nfailed += strcmp(status, "ok") != 0;
     if (f && R->rank == 0) print_model(R, sum, m, f, status, why);
   }
+  if (f) fflush(f); /* the table comes before the driver's closing line on stderr */
   return 0;
 }

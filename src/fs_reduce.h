@@ -2,7 +2,8 @@
  * fs_reduce.h - model-wide statistics of a run, reduced to rank 0.
  *
  * Per model and pair type: the number of pairs and the means of the
- * intersection ratio dim_eps / min(k, j) at every eps, of the overlap
+ * intersection ratio dim_eps / min(k, j) at every eps and of its random
+ * baseline max(0, k + j - d) / min(k, j), of the overlap
  * relative to its random expectation, of kappa and of balancedness.  Pair
  * owners add their pairs into one array that is summed onto rank 0
  * (MPI_Reduce), so the cost is one message of models x types x fields.
@@ -15,6 +16,7 @@
 typedef struct fs_model_summary {
   int npairs[FS_PAIR_NTYPES];
   double ratio[FS_PAIR_NTYPES][FS_MAX_EPS]; /* mean dim_eps / min(k, j) */
+  double random_ratio[FS_PAIR_NTYPES];      /* mean max(0, k + j - d) / min(k, j) */
   double overlap_rel[FS_PAIR_NTYPES];       /* mean ||U^T V||_F^2 / (k j / d) */
   double kappa[FS_PAIR_NTYPES];
   double balancedness[FS_PAIR_NTYPES];
