@@ -33,7 +33,9 @@ typedef struct fs_tensor {
   int64_t shape[FS_MAX_DIMS]; /* row-major, outermost first */
   uint64_t offset;            /* absolute byte offset of the data in the file */
   uint64_t nbytes;            /* = numel * dtype size, checked at open */
-  int in_out;                 /* 1: stored as [in, out], transposed on read */
+  int in_out;                 /* 1: the bytes hold the transpose of the [out, in]
+                                 view (row-major [cols, rows]); shape, rows and
+                                 cols always describe the view */
 } fs_tensor;
 
 /* Scalar metadata, rendered as text (arrays are summarised, e.g. "[512 strings]"). */

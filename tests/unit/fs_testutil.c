@@ -24,14 +24,23 @@ const char *fs_test_data(const char *name) {
   return join("FS_TEST_DATA", FLAGSCOPE_EXAMPLES_DIR "/../../tests/data", name);
 }
 
+static char tmpdir[256];
+
+static void remove_tmpdir(void) {
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+}
+
 const char *fs_test_tmpfile(const char *name) {
-  static char dir[256];
+  char *dir = tmpdir;
   if (!dir[0]) {
     const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/fs_test_%d", t ? t : "/tmp", (int)getpid());
+    snprintf(dir, sizeof tmpdir, "%s/fs_test_%d", t ? t : "/tmp", (int)getpid());
     char cmd[300];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
     if (system(cmd) != 0) abort();
+    atexit(remove_tmpdir);
   }
   static char buf[8][512];
   static int slot;

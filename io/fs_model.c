@@ -1,0 +1,497 @@
+/*
+ * fs_model.c - format-independent half of the checkpoint readers: detection
+ * by magic, the model's lifetime, lookups, dtype conversion and the row
+ * reader.  The format parsers (fs_safetensors.c, fs_gguf.c) only fill an
+ * fs_model from the header; see fs_reader.h for that contract.
+ *
+ * Formats recognised by their first bytes:
+ *   GGUF         "GGUF" magic (ggml docs/gguf.md)
+ *   safetensors  8-byte little-endian header length, then '{' (the JSON
+ *                header must start with '{' by the safetensors specification)
+ *
+ * in_out: every tensor's shape is the presented [out, in] view.  A tensor
+ * with in_out = 1 stores the transpose of that view's 2-D unfolding, i.e.
+ * its bytes are a row-major [cols, rows] matrix; fs_tensor_read_rows
+ * gathers the requested rows from it.  No format sets it today (GGUF and
+ * safetensors are both stored as [out, in]).
+ */
+#include "fs_model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs_reader.h"
+
+/* Conversion of F32/F64 by reinterpreting the little-endian bits assumes
+ * IEEE-754 binary32/binary64, which every platform we target has. */
+_Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24, "binary32 float");
+_Static_assert(sizeof(double) == 8 && DBL_MANT_DIG == 53, "binary64 double");
+
+/* Elements converted per pread; bounds the scratch buffer to 512 KiB. */
+#define READ_CHUNK_ELEMS ((size_t)1 << 16)
+
+/* ------------------------------------------------------------------------ */
+/* Small shared helpers (declared in fs_reader.h)                           */
+
+char *fs_strndup(const char *s, size_t n) {
+  char *p = malloc(n + 1);
+  if (!p) return NULL;
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+uint64_t fs_fnv1a64(uint64_t h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+int fs_mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
+  if (a != 0 && b > UINT64_MAX / a) return -1;
+  *out = a * b;
+  return 0;
+}
+
+int fs_add_u64(uint64_t a, uint64_t b, uint64_t *out) {
+  if (b > UINT64_MAX - a) return -1;
+  *out = a + b;
+  return 0;
+}
+
+int fs_shape_numel(const int64_t *shape, int ndim, int64_t *numel) {
+  uint64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0 || fs_mul_u64(n, (uint64_t)shape[i], &n) ||
+        n > (uint64_t)INT64_MAX)
+      return -1;
+  }
+  *numel = (int64_t)n;
+  return 0;
+}
+
+const char *fs_shape_str(const int64_t *shape, int ndim, char *buf,
+                         size_t len) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int i = 0; i <= ndim && used < len; i++) {
+    int k = i < ndim ? snprintf(buf + used, len - used, "%s%" PRId64,
+                                i ? ", " : "[", shape[i])
+                     : snprintf(buf + used, len - used, "%s]", ndim ? "" : "[");
+    if (k < 0) break;
+    used += (size_t)k;
+  }
+  return buf;
+}
+
+void fs_format_double(char *buf, size_t len, double v) {
+  if (isnan(v)) {
+    snprintf(buf, len, "nan");
+    return;
+  }
+  if (isinf(v)) {
+    snprintf(buf, len, v < 0 ? "-inf" : "inf");
+    return;
+  }
+  /* The first precision that reads back exactly; 17 digits always does. */
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, len, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v) return;
+  }
+}
+
+int fs_read_at(int fd, void *buf, size_t n, uint64_t off, fs_error *err) {
+  unsigned char *p = buf;
+  size_t done = 0;
+  if (off > (uint64_t)INT64_MAX - n)
+    return fs_fail(err, "read at byte %" PRIu64 " beyond any file", off);
+  while (done < n) {
+    ssize_t k = pread(fd, p + done, n - done, (off_t)(off + done));
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0)
+      return fs_fail(err, "read error at byte %" PRIu64 ": %s", off + done,
+                     strerror(errno));
+    if (k == 0)
+      return fs_fail(err, "unexpected end of file at byte %" PRIu64
+                     " (needed %zu more bytes)", off + done, n - done);
+    done += (size_t)k;
+  }
+  return 0;
+}
+
+/* The metadata array grows by doubling without a capacity field: its
+ * capacity is 0 when empty and max(8, next power of two >= n) otherwise, so
+ * it is full exactly when n is 0 or a power of two >= 8. */
+static int meta_full(int n) { return n == 0 || (n >= 8 && (n & (n - 1)) == 0); }
+
+int fs_model_add_meta(fs_model *m, const char *key, const char *value,
+                      size_t value_len, fs_error *err) {
+  if (m->nmeta >= INT_MAX / 2) return fs_fail(err, "too many metadata entries");
+  if (meta_full(m->nmeta)) {
+    size_t cap = m->nmeta ? 2 * (size_t)m->nmeta : 8;
+    fs_meta *grown = realloc(m->meta, cap * sizeof *grown);
+    if (!grown) return fs_fail(err, "out of memory for metadata");
+    m->meta = grown;
+  }
+  char *k = strdup(key), *v = fs_strndup(value, value_len);
+  if (!k || !v) {
+    free(k);
+    free(v);
+    return fs_fail(err, "out of memory for metadata '%s'", key);
+  }
+  m->meta[m->nmeta].key = k;
+  m->meta[m->nmeta].value = v;
+  m->nmeta++;
+  return 0;
+}
+
+int fs_model_alloc_tensors(fs_model *m, uint64_t n, fs_error *err) {
+  if (n > (uint64_t)INT_MAX)
+    return fs_fail(err, "%" PRIu64 " tensors is more than supported", n);
+  m->tensors = calloc(n ? n : 1, sizeof *m->tensors);
+  if (!m->tensors) return fs_fail(err, "out of memory for %" PRIu64 " tensors", n);
+  m->ntensors = (int)n;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names and sizes                                                          */
+
+const char *fs_dtype_name(fs_dtype t) {
+  switch (t) {
+  case FS_DT_F64: return "F64";
+  case FS_DT_F32: return "F32";
+  case FS_DT_F16: return "F16";
+  case FS_DT_BF16: return "BF16";
+  }
+  return "?";
+}
+
+const char *fs_format_name(fs_format f) {
+  switch (f) {
+  case FS_FMT_SAFETENSORS: return "safetensors";
+  case FS_FMT_GGUF: return "gguf";
+  }
+  return "?";
+}
+
+size_t fs_dtype_size(fs_dtype t) {
+  switch (t) {
+  case FS_DT_F64: return 8;
+  case FS_DT_F32: return 4;
+  case FS_DT_F16: return 2;
+  case FS_DT_BF16: return 2;
+  }
+  return 0;
+}
+
+int64_t fs_tensor_numel(const fs_tensor *t) {
+  int64_t n;
+  return fs_shape_numel(t->shape, t->ndim, &n) ? -1 : n;
+}
+
+int64_t fs_tensor_rows(const fs_tensor *t) {
+  return t->ndim >= 2 ? t->shape[0] : 1;
+}
+
+int64_t fs_tensor_cols(const fs_tensor *t) {
+  if (t->ndim == 0) return 1;
+  if (t->ndim == 1) return t->shape[0];
+  int64_t n;
+  return fs_shape_numel(t->shape + 1, t->ndim - 1, &n) ? -1 : n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lookups                                                                  */
+
+int fs_model_index(const fs_model *m, const char *name) {
+  for (int i = 0; i < m->ntensors; i++)
+    if (m->tensors[i].name && strcmp(m->tensors[i].name, name) == 0) return i;
+  return -1;
+}
+
+const fs_tensor *fs_model_find(const fs_model *m, const char *name) {
+  int i = fs_model_index(m, name);
+  return i < 0 ? NULL : &m->tensors[i];
+}
+
+const char *fs_model_meta(const fs_model *m, const char *key) {
+  for (int i = 0; i < m->nmeta; i++)
+    if (strcmp(m->meta[i].key, key) == 0) return m->meta[i].value;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open and close                                                           */
+
+void fs_model_close(fs_model *m) {
+  if (!m) return;
+  for (int i = 0; i < m->ntensors; i++) free(m->tensors[i].name);
+  for (int i = 0; i < m->nmeta; i++) {
+    free(m->meta[i].key);
+    free(m->meta[i].value);
+  }
+  free(m->tensors);
+  free(m->meta);
+  free(m->path);
+  memset(m, 0, sizeof *m);
+}
+
+static int detect_format(int fd, uint64_t size, fs_format *fmt, fs_error *err) {
+  unsigned char head[9];
+  size_t n = size < sizeof head ? (size_t)size : sizeof head;
+  FS_TRY(fs_read_at(fd, head, n, 0, err));
+  if (n >= 4 && memcmp(head, "GGUF", 4) == 0) {
+    *fmt = FS_FMT_GGUF;
+    return 0;
+  }
+  if (n < sizeof head)
+    return fs_fail(err, "too short to be a checkpoint (%" PRIu64 " bytes)", size);
+  if (head[8] == '{') {
+    *fmt = FS_FMT_SAFETENSORS;
+    return 0;
+  }
+  return fs_fail(err, "unrecognised format: no GGUF magic and no safetensors "
+                 "header (first bytes %02x %02x %02x %02x)",
+                 head[0], head[1], head[2], head[3]);
+}
+
+static int by_name(const void *a, const void *b) {
+  const fs_tensor *x = *(const fs_tensor *const *)a, *y = *(const fs_tensor *const *)b;
+  return strcmp(x->name, y->name);
+}
+
+static int by_offset(const void *a, const void *b) {
+  const fs_tensor *x = *(const fs_tensor *const *)a, *y = *(const fs_tensor *const *)b;
+  if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+  return x->nbytes < y->nbytes ? -1 : x->nbytes > y->nbytes;
+}
+
+/* Lookups assume unique names, and a byte shared by two tensors means a
+ * corrupt or hostile header; both are checked here for every format. */
+static int check_regions(const fs_model *m, fs_error *err) {
+  int n = m->ntensors, rc = 0;
+  if (n == 0) return 0;
+  const fs_tensor **idx = malloc((size_t)n * sizeof *idx);
+  if (!idx) return fs_fail(err, "out of memory");
+  for (int i = 0; i < n; i++) idx[i] = &m->tensors[i];
+  qsort(idx, (size_t)n, sizeof *idx, by_name);
+  for (int i = 1; i < n && !rc; i++)
+    if (strcmp(idx[i - 1]->name, idx[i]->name) == 0)
+      rc = fs_fail(err, "tensor '%s': name appears twice", idx[i]->name);
+  qsort(idx, (size_t)n, sizeof *idx, by_offset);
+  const fs_tensor *last = NULL; /* the non-empty region reaching furthest */
+  for (int i = 0; i < n && !rc; i++) {
+    const fs_tensor *t = idx[i];
+    if (t->offset > m->file_size || t->nbytes > m->file_size - t->offset)
+      rc = fs_fail(err, "tensor '%s': data past the end of the file", t->name);
+    else if (t->nbytes && last && t->offset < last->offset + last->nbytes)
+      rc = fs_fail(err, "tensor '%s': bytes [%" PRIu64 ", %" PRIu64
+                   ") overlap tensor '%s' [%" PRIu64 ", %" PRIu64 ")",
+                   t->name, t->offset, t->offset + t->nbytes, last->name,
+                   last->offset, last->offset + last->nbytes);
+    if (t->nbytes && (!last || t->offset + t->nbytes > last->offset + last->nbytes))
+      last = t;
+  }
+  free(idx);
+  return rc;
+}
+
+static int open_fd(const char *path, int fd, fs_model *m, fs_error *err) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return fs_fail(err, "cannot stat: %s", strerror(errno));
+  if (!S_ISREG(st.st_mode)) return fs_fail(err, "not a regular file");
+  if (st.st_size == 0) return fs_fail(err, "empty file");
+  m->path = strdup(path);
+  if (!m->path) return fs_fail(err, "out of memory");
+  m->file_size = (uint64_t)st.st_size;
+  FS_TRY(detect_format(fd, m->file_size, &m->format, err));
+  if (m->format == FS_FMT_GGUF)
+    FS_TRY(fs_gguf_read(path, fd, m->file_size, m, err));
+  else
+    FS_TRY(fs_safetensors_read(path, fd, m->file_size, m, err));
+  return check_regions(m, err);
+}
+
+int fs_model_open(const char *path, fs_model *m, fs_error *err) {
+  memset(m, 0, sizeof *m);
+  if (!path) return fs_fail(err, "(null): no checkpoint path given");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fs_fail(err, "%s: cannot open: %s", path, strerror(errno));
+  int rc = open_fd(path, fd, m, err);
+  close(fd);
+  if (rc) {
+    fs_model_close(m);
+    return fs_error_prefix(err, "%s", path);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Conversions                                                              */
+
+double fs_f16_to_double(uint16_t h) {
+  int e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  double v;
+  if (e == 0)
+    v = ldexp(f, -24); /* zero and subnormals: f * 2^-24 */
+  else if (e == 31)
+    v = f ? NAN : INFINITY;
+  else
+    v = ldexp(f | 0x400, e - 25); /* (1024 + f) * 2^(e - 15 - 10) */
+  return (h & 0x8000) ? -v : v;
+}
+
+double fs_bf16_to_double(uint16_t h) {
+  /* bf16 is the upper half of a binary32: 8 exponent bits, 7 mantissa. */
+  int e = (h >> 7) & 0xff, f = h & 0x7f;
+  double v;
+  if (e == 0)
+    v = ldexp(f, -133); /* f * 2^(1 - 127 - 7) */
+  else if (e == 255)
+    v = f ? NAN : INFINITY;
+  else
+    v = ldexp(f | 0x80, e - 134); /* (128 + f) * 2^(e - 127 - 7) */
+  return (h & 0x8000) ? -v : v;
+}
+
+/* Little-endian element decoding, independent of the host's byte order. */
+static uint64_t le_bytes(const unsigned char *p, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+static double decode_one(const unsigned char *p, fs_dtype dt) {
+  switch (dt) {
+  case FS_DT_F64: {
+    uint64_t u = le_bytes(p, 8);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+  }
+  case FS_DT_F32: {
+    uint32_t u = (uint32_t)le_bytes(p, 4);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+  }
+  case FS_DT_F16: return fs_f16_to_double((uint16_t)le_bytes(p, 2));
+  case FS_DT_BF16: return fs_bf16_to_double((uint16_t)le_bytes(p, 2));
+  }
+  return NAN;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Row reader                                                               */
+
+/* Read n stored elements starting at element `first` of t, converting them
+ * into dst[0], dst[stride], ...; buf holds READ_CHUNK_ELEMS elements. */
+static int read_span(int fd, const fs_tensor *t, uint64_t first, uint64_t n,
+                     double *dst, size_t stride, unsigned char *buf,
+                     fs_error *err) {
+  size_t esz = fs_dtype_size(t->dtype);
+  while (n > 0) {
+    size_t k = n < READ_CHUNK_ELEMS ? (size_t)n : READ_CHUNK_ELEMS;
+    FS_TRY(fs_read_at(fd, buf, k * esz, t->offset + first * esz, err));
+    for (size_t i = 0; i < k; i++) dst[i * stride] = decode_one(buf + i * esz, t->dtype);
+    dst += k * stride;
+    first += k;
+    n -= k;
+  }
+  return 0;
+}
+
+/* Rows [r0, r1) of the view: contiguous when stored as [out, in]; one
+ * segment per stored row (one per column of the view) when in_out. */
+static int read_rows_fd(int fd, const fs_tensor *t, int64_t r0, int64_t r1,
+                        double *out, fs_error *err) {
+  uint64_t rows = (uint64_t)fs_tensor_rows(t), cols = (uint64_t)fs_tensor_cols(t);
+  uint64_t nr = (uint64_t)(r1 - r0);
+  unsigned char *buf = malloc(READ_CHUNK_ELEMS * fs_dtype_size(t->dtype));
+  if (!buf) return fs_fail(err, "out of memory");
+  int rc = 0;
+  if (!t->in_out)
+    rc = read_span(fd, t, (uint64_t)r0 * cols, nr * cols, out, 1, buf, err);
+  else
+    for (uint64_t c = 0; c < cols && !rc; c++)
+      rc = read_span(fd, t, c * rows + (uint64_t)r0, nr, out + c, (size_t)cols,
+                     buf, err);
+  free(buf);
+  return rc;
+}
+
+/* NaN or Inf in a weight matrix poisons every spectrum computed from it;
+ * report the first one by its index in the [out, in] view. */
+static int check_finite(const double *v, int64_t r0, int64_t r1, int64_t cols,
+                        fs_error *err) {
+  size_t n = (size_t)((r1 - r0) * cols);
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite(v[i])) continue;
+    int64_t row = r0 + (int64_t)(i / (size_t)cols), col = (int64_t)(i % (size_t)cols);
+    const char *what = isnan(v[i]) ? "NaN" : v[i] > 0 ? "Inf" : "-Inf";
+    return fs_fail(err, "non-finite value %s at element %" PRId64 " (row %" PRId64
+                   ", column %" PRId64 ")", what, row * cols + col, row, col);
+  }
+  return 0;
+}
+
+/* A tensor handed in by a caller (not necessarily from this model's header)
+ * must still describe a region of the right size inside the file. */
+static int check_tensor(const fs_model *m, const fs_tensor *t, int64_t r0,
+                        int64_t r1, fs_error *err) {
+  int64_t rows = fs_tensor_rows(t), cols = fs_tensor_cols(t), numel = fs_tensor_numel(t);
+  uint64_t need;
+  if (t->ndim < 0 || t->ndim > FS_MAX_DIMS || numel < 0 || rows < 0 || cols < 0 ||
+      fs_dtype_size(t->dtype) == 0 ||
+      fs_mul_u64((uint64_t)numel, fs_dtype_size(t->dtype), &need) || need != t->nbytes)
+    return fs_fail(err, "inconsistent tensor description");
+  if (t->offset > m->file_size || t->nbytes > m->file_size - t->offset)
+    return fs_fail(err, "data past the end of the file");
+  if (r0 < 0 || r1 < r0 || r1 > rows)
+    return fs_fail(err, "row range [%" PRId64 ", %" PRId64 ") outside [0, %" PRId64 ")",
+                   r0, r1, rows);
+  return 0;
+}
+
+/* The file is reopened per call: the model holds no descriptor, so any
+ * number of models can be open, and ranks read only what they own. */
+static int read_rows(const fs_model *m, const fs_tensor *t, int64_t r0,
+                     int64_t r1, double *out, fs_error *err) {
+  FS_TRY(check_tensor(m, t, r0, r1, err));
+  if (r0 == r1 || t->nbytes == 0) return 0;
+  int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fs_fail(err, "cannot reopen: %s", strerror(errno));
+  struct stat st;
+  int rc = 0;
+  if (fstat(fd, &st) != 0)
+    rc = fs_fail(err, "cannot stat: %s", strerror(errno));
+  else if ((uint64_t)st.st_size != m->file_size)
+    rc = fs_fail(err, "file changed since it was opened (%" PRIu64
+                 " bytes, was %" PRIu64 ")", (uint64_t)st.st_size, m->file_size);
+  else
+    rc = read_rows_fd(fd, t, r0, r1, out, err);
+  close(fd);
+  if (!rc) rc = check_finite(out, r0, r1, fs_tensor_cols(t), err);
+  return rc;
+}
+
+int fs_tensor_read_rows(const fs_model *m, const fs_tensor *t, int64_t r0,
+                        int64_t r1, double *out, fs_error *err) {
+  if (read_rows(m, t, r0, r1, out, err))
+    return fs_error_prefix(err, "%s: tensor '%s'", m->path ? m->path : "(closed)",
+                           t->name ? t->name : "?");
+  return 0;
+}

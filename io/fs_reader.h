@@ -1,0 +1,59 @@
+/*
+ * fs_reader.h - private contract between fs_model.c and the format parsers
+ * (fs_safetensors.c, fs_gguf.c).  Not installed, not used outside io/.
+ *
+ * fs_model_open owns the file descriptor, the detection by magic and the
+ * final cleanup; a parser only fills the model from an open descriptor.
+ * Parser messages do NOT start with the path: fs_model_open prefixes it once,
+ * so every error reads "path: tensor 'name': reason" or "path: reason".
+ * On failure a parser may leave the model half filled; fs_model_open then
+ * frees it with fs_model_close, so every allocation must be reachable from
+ * the model at all times (tensors is calloc'ed and ntensors set before the
+ * names are filled in).
+ */
+#ifndef FS_READER_H
+#define FS_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs_model.h"
+
+/* Largest safetensors JSON header we accept (the reference implementation
+ * uses the same bound); larger claims are hostile or corrupt. */
+#define FS_ST_MAX_HEADER ((uint64_t)100 << 20)
+
+/* Format parsers: fd is open for reading, size is the file size. */
+int fs_safetensors_read(const char *path, int fd, uint64_t size, fs_model *m,
+                        fs_error *err);
+int fs_gguf_read(const char *path, int fd, uint64_t size, fs_model *m,
+                 fs_error *err);
+
+/* pread exactly n bytes at off; a short read or an I/O error is reported
+ * with the byte offset (no path: see above). */
+int fs_read_at(int fd, void *buf, size_t n, uint64_t off, fs_error *err);
+
+/* FNV-1a 64: start with FS_FNV_OFFSET, feed any number of chunks. */
+#define FS_FNV_OFFSET 0xcbf29ce484222325ULL
+uint64_t fs_fnv1a64(uint64_t h, const void *data, size_t n);
+
+/* Overflow-checked arithmetic on sizes; return 0 on success, -1 on overflow. */
+int fs_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
+int fs_add_u64(uint64_t a, uint64_t b, uint64_t *out);
+/* Product of the dimensions as int64; -1 when it overflows int64. */
+int fs_shape_numel(const int64_t *shape, int ndim, int64_t *numel);
+/* "[172, 64]" into buf (for messages). */
+const char *fs_shape_str(const int64_t *shape, int ndim, char *buf, size_t len);
+
+/* Append a metadata entry; key and value are copied (value may be counted). */
+int fs_model_add_meta(fs_model *m, const char *key, const char *value,
+                      size_t value_len, fs_error *err);
+/* Allocate n zeroed tensors and set ntensors = n. */
+int fs_model_alloc_tensors(fs_model *m, uint64_t n, fs_error *err);
+char *fs_strndup(const char *s, size_t n);
+
+/* Shortest decimal text that reads back as exactly v ("1e-05", not
+ * "1.0000000000000001e-05"). */
+void fs_format_double(char *buf, size_t len, double v);
+
+#endif
