@@ -57,4 +57,9 @@ int fs_pair_compute(const fs_basis *writer, const fs_basis *reader,
                     fs_error *err);
 void fs_pair_result_free(fs_pair_result *res);
 
+/* Intersection dimension of random subspaces: max(0, k + j - d). */
+static inline int fs_pair_random_dim(const fs_pair_result *r) {
+  return r->k + r->j > r->d ? r->k + r->j - r->d : 0;
+}
+
 #endif

@@ -99,3 +99,28 @@ void fs_test_orthonormal(int d, int k, double *Q) {
   dorgqr_(&d, &k, &k, Q, &d, tau, work, &lwork, &info);
   free(tau); free(work);
 }
+
+int fs_test_write_safetensors(const char *path, int n, const char *const *names,
+                              const int *rows, const int *cols,
+                              const double *const *data) {
+  char json[8192];
+  size_t len = 0, pos = 0;
+  len += (size_t)snprintf(json + len, sizeof json - len, "{");
+  for (int i = 0; i < n; i++) {
+    size_t bytes = 8 * (size_t)rows[i] * cols[i];
+    len += (size_t)snprintf(json + len, sizeof json - len,
+                            "%s\"%s\":{\"dtype\":\"F64\",\"shape\":[%d,%d],"
+                            "\"data_offsets\":[%zu,%zu]}",
+                            i ? "," : "", names[i], rows[i], cols[i], pos, pos + bytes);
+    pos += bytes;
+  }
+  len += (size_t)snprintf(json + len, sizeof json - len, "}");
+  while (len % 8) json[len++] = ' ';
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  unsigned long long hl = len; /* little-endian hosts only, as the readers assume */
+  int ok = fwrite(&hl, 8, 1, f) == 1 && fwrite(json, 1, len, f) == len;
+  for (int i = 0; ok && i < n; i++)
+    ok = fwrite(data[i], 8, (size_t)rows[i] * cols[i], f) == (size_t)rows[i] * cols[i];
+  return (fclose(f) == 0 && ok) ? 0 : -1;
+}

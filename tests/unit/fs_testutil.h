@@ -33,4 +33,9 @@ int fs_test_full_svd(const double *W, int m, int n, double *s, double *U,
 /* A d x k matrix with orthonormal columns (column-major) from a random one. */
 void fs_test_orthonormal(int d, int k, double *Q);
 
+/* Write an F64 safetensors file of n 2-D tensors (row-major data); returns 0. */
+int fs_test_write_safetensors(const char *path, int n, const char *const *names,
+                              const int *rows, const int *cols,
+                              const double *const *data);
+
 #endif
