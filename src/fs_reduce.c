@@ -58,13 +58,19 @@ int fs_reduce_models(const fs_run *R, fs_model_summary **out, fs_error *err) {
   return 0;
 }
 
-static const char *basename_of(const char *path) {
+/* The file name, with its folder when the name is Hugging Face's generic
+ * "model*.safetensors" (the folder names the model there). */
+static const char *display_name(const char *path) {
   const char *b = strrchr(path, '/');
-  return b ? b + 1 : path;
+  if (!b) return path;
+  if (strncmp(b + 1, "model", 5) != 0) return b + 1;
+  const char *d = b;
+  while (d > path && d[-1] != '/') d--;
+  return d;
 }
 
 static void print_header(const fs_run *R, FILE *f) {
-  fprintf(f, "%-28s %-8s %-7s %5s  %-10s %5s", "model", "family", "status", "mats",
+  fprintf(f, "%-34s %-8s %-7s %5s  %-10s %5s", "model", "family", "status", "mats",
           "pair type", "pairs");
   for (int e = 0; e < R->opts->neps; e++) {
     char h[24];
@@ -81,10 +87,10 @@ static void print_model(const fs_run *R, const fs_model_summary *s, int m, FILE 
   for (int t = 0; s && t < FS_PAIR_NTYPES; t++) {
     if (!s[m].npairs[t]) continue;
     if (first)
-      fprintf(f, "%-28.28s %-8s %-7s %5d", basename_of(pm->path), pm->graph.family, status,
+      fprintf(f, "%-34.34s %-8s %-7s %5d", display_name(pm->path), pm->graph.family, status,
               pm->graph.nmat);
     else
-      fprintf(f, "%-28s %-8s %-7s %5s", "", "", "", "");
+      fprintf(f, "%-34s %-8s %-7s %5s", "", "", "", "");
     fprintf(f, "  %-10s %5d", fs_pair_type_name(t), s[m].npairs[t]);
     for (int e = 0; e < R->opts->neps; e++) fprintf(f, " %9.4f", s[m].ratio[t][e]);
     fprintf(f, " %9.4f %9.4f %9.5f %9.5f\n", s[m].random_ratio[t], s[m].overlap_rel[t], s[m].kappa[t],
@@ -92,9 +98,9 @@ static void print_model(const fs_run *R, const fs_model_summary *s, int m, FILE 
     first = 0;
   }
   if (first)
-    fprintf(f, "%-28.28s %-8s %-7s %5d  %-10s %5d\n", basename_of(pm->path),
+    fprintf(f, "%-34.34s %-8s %-7s %5d  %-10s %5d\n", display_name(pm->path),
             pm->ok ? pm->graph.family : "-", status, pm->ok ? pm->graph.nmat : 0, "-", 0);
-  if (why[0]) fprintf(f, "%-28s   %s: %s\n", "", strcmp(status, "ok") ? "error" : "note", why);
+  if (why[0]) fprintf(f, "%-34s   %s: %s\n", "", strcmp(status, "ok") ? "error" : "note", why);
 }
 
 int fs_reduce_report(const fs_run *R, const fs_model_summary *sum, FILE *f,
