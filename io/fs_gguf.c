@@ -299,17 +299,22 @@ static const char *ggml_type_name(uint32_t t) {
 }
 
 static int ggml_dtype(const char *name, uint32_t type, fs_dtype *dt, fs_error *err) {
-  switch (type) {
-  case 0: *dt = FS_DT_F32; return 0;
-  case 1: *dt = FS_DT_F16; return 0;
-  case 28: *dt = FS_DT_F64; return 0;
-  case 30: *dt = FS_DT_BF16; return 0;
-  }
+  static const struct { uint32_t ggml; fs_dtype dt; } known[] = {
+      {0, FS_DT_F32},   {1, FS_DT_F16},   {2, FS_DT_Q4_0},  {3, FS_DT_Q4_1},
+      {6, FS_DT_Q5_0},  {7, FS_DT_Q5_1},  {8, FS_DT_Q8_0},  {10, FS_DT_Q2_K},
+      {11, FS_DT_Q3_K}, {12, FS_DT_Q4_K}, {13, FS_DT_Q5_K}, {14, FS_DT_Q6_K},
+      {24, FS_DT_I8},   {25, FS_DT_I16},  {26, FS_DT_I32},  {27, FS_DT_I64},
+      {28, FS_DT_F64},  {30, FS_DT_BF16}};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (known[i].ggml == type && fs_dtype_supported(known[i].dt)) {
+      *dt = known[i].dt;
+      return 0;
+    }
   const char *tn = ggml_type_name(type);
   if (!tn)
     return fs_fail(err, "unknown GGUF tensor type %" PRIu32 " for tensor '%s'", type,
                    name);
-  /* Quantised blocks need their own dequantisation; refuse, don't guess. */
+  /* A type without its conversion rule is refused, never guessed. */
   return fs_fail(err, "unsupported GGUF tensor type %s (%" PRIu32 ") for tensor '%s'",
                  tn, type, name);
 }
@@ -342,8 +347,8 @@ static int read_tensor_info(gguf_in *in, uint64_t i, fs_tensor *t, fs_error *err
   int64_t numel;
   char sh[128];
   if (fs_shape_numel(t->shape, t->ndim, &numel) ||
-      fs_mul_u64((uint64_t)numel, fs_dtype_size(t->dtype), &t->nbytes))
-    return fs_fail(err, "tensor '%s': shape %s overflows", t->name,
+      fs_dtype_nbytes(t->dtype, (uint64_t)numel, &t->nbytes))
+    return fs_fail(err, "tensor '%s': shape %s overflows or splits a block", t->name,
                    fs_shape_str(t->shape, t->ndim, sh, sizeof sh));
   return 0;
 }
@@ -426,4 +431,8 @@ int fs_gguf_read(const char *path, int fd, uint64_t size, fs_model *m,
   if (!rc) rc = read_tensors(in, nt, align, m, err);
   free(in);
   return rc;
+}
+
+int fs_gguf_probe(const unsigned char *head, size_t n) {
+  return n >= 4 && memcmp(head, "GGUF", 4) == 0;
 }

@@ -31,11 +31,6 @@
 
 #include "fs_reader.h"
 
-/* Conversion of F32/F64 by reinterpreting the little-endian bits assumes
- * IEEE-754 binary32/binary64, which every platform we target has. */
-_Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24, "binary32 float");
-_Static_assert(sizeof(double) == 8 && DBL_MANT_DIG == 53, "binary64 double");
-
 /* Elements converted per pread; bounds the scratch buffer to 512 KiB. */
 #define READ_CHUNK_ELEMS ((size_t)1 << 16)
 
@@ -169,34 +164,6 @@ int fs_model_alloc_tensors(fs_model *m, uint64_t n, fs_error *err) {
 /* ------------------------------------------------------------------------ */
 /* Names and sizes                                                          */
 
-const char *fs_dtype_name(fs_dtype t) {
-  switch (t) {
-  case FS_DT_F64: return "F64";
-  case FS_DT_F32: return "F32";
-  case FS_DT_F16: return "F16";
-  case FS_DT_BF16: return "BF16";
-  }
-  return "?";
-}
-
-const char *fs_format_name(fs_format f) {
-  switch (f) {
-  case FS_FMT_SAFETENSORS: return "safetensors";
-  case FS_FMT_GGUF: return "gguf";
-  }
-  return "?";
-}
-
-size_t fs_dtype_size(fs_dtype t) {
-  switch (t) {
-  case FS_DT_F64: return 8;
-  case FS_DT_F32: return 4;
-  case FS_DT_F16: return 2;
-  case FS_DT_BF16: return 2;
-  }
-  return 0;
-}
-
 int64_t fs_tensor_numel(const fs_tensor *t) {
   int64_t n;
   return fs_shape_numel(t->shape, t->ndim, &n) ? -1 : n;
@@ -243,26 +210,60 @@ void fs_model_close(fs_model *m) {
     free(m->meta[i].key);
     free(m->meta[i].value);
   }
+  for (int i = 0; i < m->nfiles; i++) free(m->files[i]);
+  if (m->free_priv) m->free_priv(m->priv);
+  free(m->files);
+  free(m->file_sizes);
   free(m->tensors);
   free(m->meta);
   free(m->path);
   memset(m, 0, sizeof *m);
 }
 
-static int detect_format(int fd, uint64_t size, fs_format *fmt, fs_error *err) {
-  unsigned char head[9];
+int fs_model_add_file(fs_model *m, const char *path, uint64_t size, fs_error *err) {
+  if (m->nfiles >= 1 << 20) return fs_fail(err, "too many files");
+  char **f = realloc(m->files, sizeof *f * (size_t)(m->nfiles + 1));
+  if (f) m->files = f;
+  uint64_t *z = realloc(m->file_sizes, sizeof *z * (size_t)(m->nfiles + 1));
+  if (z) m->file_sizes = z;
+  char *copy = f && z ? strdup(path) : NULL;
+  if (!copy) return fs_fail(err, "out of memory");
+  m->files[m->nfiles] = copy;
+  m->file_sizes[m->nfiles++] = size;
+  return 0;
+}
+
+/* The formats, tried in this order on the first bytes of the file.  A new
+ * format is a parser file, a line here and a value of fs_format. */
+typedef struct format_entry {
+  fs_format format;
+  const char *name;
+  int (*probe)(const unsigned char *head, size_t n);
+  int (*read)(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
+} format_entry;
+
+static const format_entry formats[] = {
+    {FS_FMT_GGUF, "gguf", fs_gguf_probe, fs_gguf_read},
+    {FS_FMT_SAFETENSORS, "safetensors", fs_safetensors_probe, fs_safetensors_read},
+};
+#define NFORMATS ((int)(sizeof formats / sizeof formats[0]))
+
+const char *fs_format_name(fs_format f) {
+  for (int i = 0; i < NFORMATS; i++)
+    if (formats[i].format == f) return formats[i].name;
+  return "?";
+}
+
+static int detect_format(int fd, uint64_t size, const format_entry **fmt, fs_error *err) {
+  unsigned char head[FS_PROBE_BYTES];
   size_t n = size < sizeof head ? (size_t)size : sizeof head;
   FS_TRY(fs_read_at(fd, head, n, 0, err));
-  if (n >= 4 && memcmp(head, "GGUF", 4) == 0) {
-    *fmt = FS_FMT_GGUF;
-    return 0;
-  }
-  if (n < sizeof head)
-    return fs_fail(err, "too short to be a checkpoint (%" PRIu64 " bytes)", size);
-  if (head[8] == '{') {
-    *fmt = FS_FMT_SAFETENSORS;
-    return 0;
-  }
+  for (int i = 0; i < NFORMATS; i++)
+    if (formats[i].probe(head, n)) {
+      *fmt = &formats[i];
+      return 0;
+    }
+  if (n < 9) return fs_fail(err, "too short to be a checkpoint (%" PRIu64 " bytes)", size);
   return fs_fail(err, "unrecognised format: no GGUF magic and no safetensors "
                  "header (first bytes %02x %02x %02x %02x)",
                  head[0], head[1], head[2], head[3]);
@@ -275,12 +276,15 @@ static int by_name(const void *a, const void *b) {
 
 static int by_offset(const void *a, const void *b) {
   const fs_tensor *x = *(const fs_tensor *const *)a, *y = *(const fs_tensor *const *)b;
+  if (x->file != y->file) return x->file < y->file ? -1 : 1;
   if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
   return x->nbytes < y->nbytes ? -1 : x->nbytes > y->nbytes;
 }
 
 /* Lookups assume unique names, and a byte shared by two tensors means a
- * corrupt or hostile header; both are checked here for every format. */
+ * corrupt or hostile header; both are checked here for every format whose
+ * tensors are regions of its files (a format with its own read_bytes checks
+ * its regions itself). */
 static int check_regions(const fs_model *m, fs_error *err) {
   int n = m->ntensors, rc = 0;
   if (n == 0) return 0;
@@ -293,9 +297,12 @@ static int check_regions(const fs_model *m, fs_error *err) {
       rc = fs_fail(err, "tensor '%s': name appears twice", idx[i]->name);
   qsort(idx, (size_t)n, sizeof *idx, by_offset);
   const fs_tensor *last = NULL; /* the non-empty region reaching furthest */
-  for (int i = 0; i < n && !rc; i++) {
+  for (int i = 0; i < n && !rc && !m->read_bytes; i++) {
     const fs_tensor *t = idx[i];
-    if (t->offset > m->file_size || t->nbytes > m->file_size - t->offset)
+    if (last && last->file != t->file) last = NULL;
+    if (t->file < 0 || t->file >= m->nfiles)
+      rc = fs_fail(err, "tensor '%s': no file %d", t->name, t->file);
+    else if (t->offset > m->file_sizes[t->file] || t->nbytes > m->file_sizes[t->file] - t->offset)
       rc = fs_fail(err, "tensor '%s': data past the end of the file", t->name);
     else if (t->nbytes && last && t->offset < last->offset + last->nbytes)
       rc = fs_fail(err, "tensor '%s': bytes [%" PRIu64 ", %" PRIu64
@@ -317,11 +324,11 @@ static int open_fd(const char *path, int fd, fs_model *m, fs_error *err) {
   m->path = strdup(path);
   if (!m->path) return fs_fail(err, "out of memory");
   m->file_size = (uint64_t)st.st_size;
-  FS_TRY(detect_format(fd, m->file_size, &m->format, err));
-  if (m->format == FS_FMT_GGUF)
-    FS_TRY(fs_gguf_read(path, fd, m->file_size, m, err));
-  else
-    FS_TRY(fs_safetensors_read(path, fd, m->file_size, m, err));
+  FS_TRY(fs_model_add_file(m, path, m->file_size, err));
+  const format_entry *fmt = NULL;
+  FS_TRY(detect_format(fd, m->file_size, &fmt, err));
+  m->format = fmt->format;
+  FS_TRY(fmt->read(path, fd, m->file_size, m, err));
   return check_regions(m, err);
 }
 
@@ -340,73 +347,28 @@ int fs_model_open(const char *path, fs_model *m, fs_error *err) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Conversions                                                              */
-
-double fs_f16_to_double(uint16_t h) {
-  int e = (h >> 10) & 0x1f, f = h & 0x3ff;
-  double v;
-  if (e == 0)
-    v = ldexp(f, -24); /* zero and subnormals: f * 2^-24 */
-  else if (e == 31)
-    v = f ? NAN : INFINITY;
-  else
-    v = ldexp(f | 0x400, e - 25); /* (1024 + f) * 2^(e - 15 - 10) */
-  return (h & 0x8000) ? -v : v;
-}
-
-double fs_bf16_to_double(uint16_t h) {
-  /* bf16 is the upper half of a binary32: 8 exponent bits, 7 mantissa. */
-  int e = (h >> 7) & 0xff, f = h & 0x7f;
-  double v;
-  if (e == 0)
-    v = ldexp(f, -133); /* f * 2^(1 - 127 - 7) */
-  else if (e == 255)
-    v = f ? NAN : INFINITY;
-  else
-    v = ldexp(f | 0x80, e - 134); /* (128 + f) * 2^(e - 127 - 7) */
-  return (h & 0x8000) ? -v : v;
-}
-
-/* Little-endian element decoding, independent of the host's byte order. */
-static uint64_t le_bytes(const unsigned char *p, int n) {
-  uint64_t v = 0;
-  for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-
-static double decode_one(const unsigned char *p, fs_dtype dt) {
-  switch (dt) {
-  case FS_DT_F64: {
-    uint64_t u = le_bytes(p, 8);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-  }
-  case FS_DT_F32: {
-    uint32_t u = (uint32_t)le_bytes(p, 4);
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-  }
-  case FS_DT_F16: return fs_f16_to_double((uint16_t)le_bytes(p, 2));
-  case FS_DT_BF16: return fs_bf16_to_double((uint16_t)le_bytes(p, 2));
-  }
-  return NAN;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Row reader                                                               */
 
-/* Read n stored elements starting at element `first` of t, converting them
- * into dst[0], dst[stride], ...; buf holds READ_CHUNK_ELEMS elements. */
-static int read_span(int fd, const fs_tensor *t, uint64_t first, uint64_t n,
-                     double *dst, size_t stride, unsigned char *buf,
-                     fs_error *err) {
-  size_t esz = fs_dtype_size(t->dtype);
+/* Bytes [off, off + n) of t's data: the format's hook, or a pread. */
+static int tensor_bytes(const fs_model *m, int fd, const fs_tensor *t, uint64_t off,
+                        size_t n, void *buf, fs_error *err) {
+  if (m->read_bytes) return m->read_bytes(m, t, off, n, buf, err);
+  return fs_read_at(fd, buf, n, t->offset + off, err);
+}
+
+/* Decode the n elements from element `first` of t (whole blocks) into
+ * dst[0], dst[stride], ...; buf holds the bytes of READ_CHUNK_ELEMS elements,
+ * tmp that many doubles (needed only when stride > 1). */
+static int read_span(const fs_model *m, int fd, const fs_tensor *t, uint64_t first,
+                     uint64_t n, double *dst, size_t stride, unsigned char *buf,
+                     double *tmp, fs_error *err) {
+  const fs_dtype_info *info = fs_dtype_info_of(t->dtype);
+  uint64_t bl = (uint64_t)info->block, bb = (uint64_t)info->bytes;
   while (n > 0) {
-    size_t k = n < READ_CHUNK_ELEMS ? (size_t)n : READ_CHUNK_ELEMS;
-    FS_TRY(fs_read_at(fd, buf, k * esz, t->offset + first * esz, err));
-    for (size_t i = 0; i < k; i++) dst[i * stride] = decode_one(buf + i * esz, t->dtype);
+    size_t k = n < READ_CHUNK_ELEMS ? (size_t)n : READ_CHUNK_ELEMS; /* whole blocks */
+    FS_TRY(tensor_bytes(m, fd, t, first / bl * bb, k / bl * bb, buf, err));
+    info->decode(buf, k / bl, stride == 1 ? dst : tmp);
+    for (size_t i = 0; stride > 1 && i < k; i++) dst[i * stride] = tmp[i];
     dst += k * stride;
     first += k;
     n -= k;
@@ -416,20 +378,21 @@ static int read_span(int fd, const fs_tensor *t, uint64_t first, uint64_t n,
 
 /* Rows [r0, r1) of the view: contiguous when stored as [out, in]; one
  * segment per stored row (one per column of the view) when in_out. */
-static int read_rows_fd(int fd, const fs_tensor *t, int64_t r0, int64_t r1,
-                        double *out, fs_error *err) {
+static int read_rows_fd(const fs_model *m, int fd, const fs_tensor *t, int64_t r0,
+                        int64_t r1, double *out, fs_error *err) {
+  const fs_dtype_info *info = fs_dtype_info_of(t->dtype);
   uint64_t rows = (uint64_t)fs_tensor_rows(t), cols = (uint64_t)fs_tensor_cols(t);
   uint64_t nr = (uint64_t)(r1 - r0);
-  unsigned char *buf = malloc(READ_CHUNK_ELEMS * fs_dtype_size(t->dtype));
-  if (!buf) return fs_fail(err, "out of memory");
-  int rc = 0;
-  if (!t->in_out)
-    rc = read_span(fd, t, (uint64_t)r0 * cols, nr * cols, out, 1, buf, err);
-  else
-    for (uint64_t c = 0; c < cols && !rc; c++)
-      rc = read_span(fd, t, c * rows + (uint64_t)r0, nr, out + c, (size_t)cols,
-                     buf, err);
+  unsigned char *buf = malloc(READ_CHUNK_ELEMS / (size_t)info->block * (size_t)info->bytes);
+  double *tmp = t->in_out ? malloc(READ_CHUNK_ELEMS * sizeof *tmp) : NULL;
+  int rc = (!buf || (t->in_out && !tmp)) ? fs_fail(err, "out of memory") : 0;
+  if (!rc && !t->in_out)
+    rc = read_span(m, fd, t, (uint64_t)r0 * cols, nr * cols, out, 1, buf, NULL, err);
+  for (uint64_t c = 0; !rc && t->in_out && c < cols; c++)
+    rc = read_span(m, fd, t, c * rows + (uint64_t)r0, nr, out + c, (size_t)cols, buf,
+                   tmp, err);
   free(buf);
+  free(tmp);
   return rc;
 }
 
@@ -449,16 +412,23 @@ static int check_finite(const double *v, int64_t r0, int64_t r1, int64_t cols,
 }
 
 /* A tensor handed in by a caller (not necessarily from this model's header)
- * must still describe a region of the right size inside the file. */
+ * must still describe a region of the right size inside its file, and rows
+ * of whole blocks. */
 static int check_tensor(const fs_model *m, const fs_tensor *t, int64_t r0,
                         int64_t r1, fs_error *err) {
   int64_t rows = fs_tensor_rows(t), cols = fs_tensor_cols(t), numel = fs_tensor_numel(t);
+  const fs_dtype_info *info = fs_dtype_info_of(t->dtype);
   uint64_t need;
-  if (t->ndim < 0 || t->ndim > FS_MAX_DIMS || numel < 0 || rows < 0 || cols < 0 ||
-      fs_dtype_size(t->dtype) == 0 ||
-      fs_mul_u64((uint64_t)numel, fs_dtype_size(t->dtype), &need) || need != t->nbytes)
+  if (t->ndim < 0 || t->ndim > FS_MAX_DIMS || numel < 0 || rows < 0 || cols < 0 || !info ||
+      fs_dtype_nbytes(t->dtype, (uint64_t)numel, &need) || need != t->nbytes ||
+      t->file < 0 || t->file >= m->nfiles)
     return fs_fail(err, "inconsistent tensor description");
-  if (t->offset > m->file_size || t->nbytes > m->file_size - t->offset)
+  if (!info->decode) return fs_fail(err, "unsupported dtype %s", info->name);
+  if (info->block > 1 && (t->in_out || cols % info->block))
+    return fs_fail(err, "%s rows of %" PRId64 " elements are not whole blocks of %d",
+                   info->name, cols, info->block);
+  if (!m->read_bytes &&
+      (t->offset > m->file_sizes[t->file] || t->nbytes > m->file_sizes[t->file] - t->offset))
     return fs_fail(err, "data past the end of the file");
   if (r0 < 0 || r1 < r0 || r1 > rows)
     return fs_fail(err, "row range [%" PRId64 ", %" PRId64 ") outside [0, %" PRId64 ")",
@@ -472,18 +442,20 @@ static int read_rows(const fs_model *m, const fs_tensor *t, int64_t r0,
                      int64_t r1, double *out, fs_error *err) {
   FS_TRY(check_tensor(m, t, r0, r1, err));
   if (r0 == r1 || t->nbytes == 0) return 0;
-  int fd = open(m->path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fs_fail(err, "cannot reopen: %s", strerror(errno));
-  struct stat st;
-  int rc = 0;
-  if (fstat(fd, &st) != 0)
-    rc = fs_fail(err, "cannot stat: %s", strerror(errno));
-  else if ((uint64_t)st.st_size != m->file_size)
-    rc = fs_fail(err, "file changed since it was opened (%" PRIu64
-                 " bytes, was %" PRIu64 ")", (uint64_t)st.st_size, m->file_size);
-  else
-    rc = read_rows_fd(fd, t, r0, r1, out, err);
-  close(fd);
+  int fd = -1, rc = 0;
+  if (!m->read_bytes) {
+    const char *file = m->files[t->file];
+    fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fs_fail(err, "cannot reopen %s: %s", file, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+      rc = fs_fail(err, "cannot stat %s: %s", file, strerror(errno));
+    else if ((uint64_t)st.st_size != m->file_sizes[t->file])
+      rc = fs_fail(err, "file changed since it was opened (%" PRIu64 " bytes, was %" PRIu64
+                   ")", (uint64_t)st.st_size, m->file_sizes[t->file]);
+  }
+  if (!rc) rc = read_rows_fd(m, fd, t, r0, r1, out, err);
+  if (fd >= 0) close(fd);
   if (!rc) rc = check_finite(out, r0, r1, fs_tensor_cols(t), err);
   return rc;
 }

@@ -19,10 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs_dtype.h"
 #include "fs_error.h"
 
-typedef enum { FS_DT_F64, FS_DT_F32, FS_DT_F16, FS_DT_BF16 } fs_dtype;
-typedef enum { FS_FMT_SAFETENSORS, FS_FMT_GGUF } fs_format;
+typedef enum { FS_FMT_SAFETENSORS, FS_FMT_GGUF, FS_FMT_COUNT } fs_format;
 
 #define FS_MAX_DIMS 8
 
@@ -31,8 +31,9 @@ typedef struct fs_tensor {
   fs_dtype dtype;
   int ndim;
   int64_t shape[FS_MAX_DIMS]; /* row-major, outermost first */
-  uint64_t offset;            /* absolute byte offset of the data in the file */
-  uint64_t nbytes;            /* = numel * dtype size, checked at open */
+  int file;                   /* index into the model's files (0: the path opened) */
+  uint64_t offset;            /* absolute byte offset of the data in that file */
+  uint64_t nbytes;            /* bytes of numel elements of dtype, checked at open */
   int in_out;                 /* 1: the bytes hold the transpose of the [out, in]
                                  view (row-major [cols, rows]); shape, rows and
                                  cols always describe the view */
@@ -44,16 +45,29 @@ typedef struct fs_meta {
   char *value;
 } fs_meta;
 
-typedef struct fs_model {
+typedef struct fs_model fs_model;
+
+/* Bytes [off, off + n) of a tensor's data, for formats whose tensors are not
+ * plain regions of a file (compressed archive members); see fs_model. */
+typedef int (*fs_read_bytes_fn)(const fs_model *m, const fs_tensor *t,
+                                uint64_t off, size_t n, void *buf, fs_error *err);
+
+struct fs_model {
   char *path;
   fs_format format;
-  uint64_t file_size;
+  uint64_t file_size;         /* of path */
+  int nfiles;                 /* files holding tensor data; files[0] is path */
+  char **files;
+  uint64_t *file_sizes;
   uint64_t header_checksum; /* FNV-1a 64 of the header bytes */
   int ntensors;
   fs_tensor *tensors;
   int nmeta;
   fs_meta *meta;
-} fs_model;
+  fs_read_bytes_fn read_bytes; /* NULL: pread from files[t->file] at t->offset */
+  void *priv;                  /* the format's own state, freed by free_priv */
+  void (*free_priv)(void *priv);
+};
 
 /* Detect the format by its magic bytes and read the header.  On failure the
  * model is left empty (safe to close) and err names the file and the reason. */
@@ -65,9 +79,7 @@ const fs_tensor *fs_model_find(const fs_model *m, const char *name);
 int fs_model_index(const fs_model *m, const char *name);
 const char *fs_model_meta(const fs_model *m, const char *key);
 
-const char *fs_dtype_name(fs_dtype t);
 const char *fs_format_name(fs_format f);
-size_t fs_dtype_size(fs_dtype t);
 int64_t fs_tensor_numel(const fs_tensor *t);
 /* Rows and columns of the [out, in] view: a 1-D tensor is 1 x n; a tensor of
  * more dimensions is [shape[0], product of the rest]. */
@@ -79,9 +91,5 @@ int64_t fs_tensor_cols(const fs_tensor *t);
  * on a NaN/Inf value. */
 int fs_tensor_read_rows(const fs_model *m, const fs_tensor *t, int64_t r0,
                         int64_t r1, double *out, fs_error *err);
-
-/* Half-precision conversions, exact (every f16/bf16 value is a double). */
-double fs_f16_to_double(uint16_t h);
-double fs_bf16_to_double(uint16_t h);
 
 #endif

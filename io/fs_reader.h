@@ -23,6 +23,18 @@
  * uses the same bound); larger claims are hostile or corrupt. */
 #define FS_ST_MAX_HEADER ((uint64_t)100 << 20)
 
+/* Bytes read from the start of a file for format detection. */
+#define FS_PROBE_BYTES 64
+
+/* Format probes: 1 if the first n bytes (n <= FS_PROBE_BYTES; fewer only for
+ * a shorter file) look like the format. */
+int fs_safetensors_probe(const unsigned char *head, size_t n);
+int fs_gguf_probe(const unsigned char *head, size_t n);
+
+/* Register another file holding tensor data (shards); files[0] is the path
+ * opened, registered by fs_model_open before the parser runs. */
+int fs_model_add_file(fs_model *m, const char *path, uint64_t size, fs_error *err);
+
 /* Format parsers: fd is open for reading, size is the file size. */
 int fs_safetensors_read(const char *path, int fd, uint64_t size, fs_model *m,
                         fs_error *err);

@@ -75,19 +75,15 @@ static int parse_json(const char *text, size_t len, const char *what,
 /* One tensor entry                                                         */
 
 static int parse_dtype(const char *name, json_t *v, fs_dtype *dt, fs_error *err) {
-  static const struct { const char *name; fs_dtype dt; } known[] = {
-      {"F64", FS_DT_F64}, {"F32", FS_DT_F32}, {"F16", FS_DT_F16}, {"BF16", FS_DT_BF16}};
   if (!json_is_string(v))
     return fs_fail(err, "tensor '%s': missing or non-string \"dtype\"", name);
   const char *s = json_string_value(v);
-  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-    if (strcmp(s, known[i].name) == 0) {
-      *dt = known[i].dt;
-      return 0;
-    }
-  /* Quantised and integer dtypes (F8_E4M3, I8, ...) need their own
-   * dequantisation rules; refuse rather than guess. */
-  return fs_fail(err, "unsupported dtype %.64s for tensor '%s'", s, name);
+  int t = fs_dtype_from_name(s);
+  /* A type without its conversion rule is refused, never guessed. */
+  if (t < 0 || !fs_dtype_supported((fs_dtype)t))
+    return fs_fail(err, "unsupported dtype %.64s for tensor '%s'", s, name);
+  *dt = (fs_dtype)t;
+  return 0;
 }
 
 static int parse_shape(const char *name, json_t *v, fs_tensor *t, fs_error *err) {
@@ -110,8 +106,8 @@ static int parse_shape(const char *name, json_t *v, fs_tensor *t, fs_error *err)
   int64_t numel;
   char sh[128];
   if (fs_shape_numel(t->shape, t->ndim, &numel) ||
-      fs_mul_u64((uint64_t)numel, fs_dtype_size(t->dtype), &t->nbytes))
-    return fs_fail(err, "tensor '%s': shape %s overflows", name,
+      fs_dtype_nbytes(t->dtype, (uint64_t)numel, &t->nbytes))
+    return fs_fail(err, "tensor '%s': shape %s overflows or splits a block", name,
                    fs_shape_str(t->shape, t->ndim, sh, sizeof sh));
   return 0;
 }
@@ -278,4 +274,8 @@ int fs_safetensors_read(const char *path, int fd, uint64_t size, fs_model *m,
   json_decref(root);
   if (!rc) rc = load_config(path, m, err);
   return rc;
+}
+
+int fs_safetensors_probe(const unsigned char *head, size_t n) {
+  return n >= 9 && head[8] == '{';
 }
