@@ -13,7 +13,8 @@ case "$mode" in example|test) ;; *) echo "usage: $0 example|test" >&2; exit 2 ;;
 
 packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev
           petsc-dev slepc-dev libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools
-          check libjansson-dev libopenblas0-pthread libopenblas-dev
+          check libjansson-dev libzip-dev protobuf-c-compiler libprotobuf-c-dev libonnx-dev
+          libopenblas0-pthread libopenblas-dev
           python3 python3-numpy python3-h5py valgrind)
 missing=()
 for p in "${packages[@]}"; do
@@ -43,7 +44,9 @@ if [ "$(id -u)" = 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 if [ "$mode" = example ]; then
-  mpirun -n 2 --oversubscribe ./build/flagscope analyze -o flagscope-example.h5
+  # k = 16: the example models are 64 wide, where the default k = 64 would make
+  # every residual and head subspace the whole space (random baseline 1).
+  mpirun -n 2 --oversubscribe ./build/flagscope analyze --k 16 -o flagscope-example.h5
 else
   ctest --test-dir build --output-on-failure -j2
   # The same tests once more with AddressSanitizer and UndefinedBehaviorSanitizer
