@@ -15,6 +15,7 @@
 #include "fs_graph.h"
 #include "fs_model.h"
 #include "fs_petsc.h"
+#include "fs_st_write.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
@@ -26,6 +27,10 @@ static const char *usage_text =
     "                       every adjacent pair; one HDF5 file, a summary table on stdout.\n"
     "                       Without models: the bundled example zoo.  Run under mpirun/srun.\n"
     "  inspect MODEL...     tensors, metadata and the inferred layer graph; reads no data\n"
+    "  convert IN OUT.safetensors [--dtype keep|F64|F32|F16|BF16]\n"
+    "                       any readable checkpoint as one safetensors file, tensors in\n"
+    "                       their [out, in] layout, metadata carried over (default: keep\n"
+    "                       each float type; integer and quantised tensors become F32)\n"
     "\n"
     "analyze options:\n"
     "  -o, --output FILE    HDF5 output (default flagscope.h5; written as FILE.partial\n"
@@ -270,6 +275,43 @@ static int cmd_inspect(int argc, char **argv) {
   return failed ? EXIT_FAILED : EXIT_OK;
 }
 
+/* ---- convert ------------------------------------------------------------------- */
+
+static int cmd_convert(int argc, char **argv) {
+  const char *in = NULL, *out = NULL;
+  int to = -1;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--dtype")) {
+      if (i + 1 >= argc) return usage_error("%s", "--dtype needs a value");
+      const char *v = argv[++i];
+      if (!strcmp(v, "keep")) to = -1;
+      else if (!strcmp(v, "F64") || !strcmp(v, "F32") || !strcmp(v, "F16") || !strcmp(v, "BF16"))
+        to = fs_dtype_from_name(v);
+      else return usage_error("--dtype wants keep, F64, F32, F16 or BF16, not '%s'", v);
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      return usage_error("unknown option %s", argv[i]);
+    } else if (!in) {
+      in = argv[i];
+    } else if (!out) {
+      out = argv[i];
+    } else {
+      return usage_error("%s", "convert takes one input and one output");
+    }
+  }
+  if (!in || !out) return usage_error("%s", "convert needs an input and an output file");
+  fs_model m;
+  fs_error err;
+  if (fs_model_open(in, &m, &err) || fs_st_write(&m, out, to, &err)) {
+    fprintf(stderr, "flagscope: error: %s\n", err.msg);
+    fs_model_close(&m);
+    return EXIT_FAILED;
+  }
+  fprintf(stderr, "flagscope: wrote %s (%d tensors from %s)\n", out, m.ntensors,
+          fs_format_name(m.format));
+  fs_model_close(&m);
+  return EXIT_OK;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage_text, stderr);
@@ -290,5 +332,6 @@ int main(int argc, char **argv) {
     }
   if (!strcmp(argv[1], "analyze")) return cmd_analyze(argc, argv);
   if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc, argv);
+  if (!strcmp(argv[1], "convert")) return cmd_convert(argc, argv);
   return usage_error("unknown command '%s'", argv[1]);
 }

@@ -6,6 +6,9 @@
                                 Grams and commutators, principal angles
   fs_check.py same A.h5 B.h5..  the same results in every file (runs at 1, 2, 3
                                 ranks), timings and provenance aside
+  fs_check.py convert CONVERTED ORIGINAL DTYPE same|gguf
+                                a file written by flagscope convert equals the original
+                                (same names, or GGUF names mapped to Hugging Face ones)
   fs_check.py expect OUT.h5 MODEL STATUS [TEXT]
                                 the model whose path ends in MODEL has STATUS and
                                 its error text contains TEXT
@@ -186,7 +189,55 @@ def check_expect(path, model, status, text=""):
     raise AssertionError("no model %s in %s" % (model, path))
 
 
+GGUF_TO_HF = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
+              "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
+              "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj",
+              "attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm"}
+
+
+def hf_name(gguf):
+    parts = gguf.split(".")
+    if parts[0] == "blk":
+        return "model.layers.%s.%s.weight" % (parts[1], GGUF_TO_HF[parts[2]])
+    return {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+            "output.weight": "lm_head.weight"}[gguf]
+
+
+def bf16_bits(a):
+    """Round float64 -> float32 (exact here) -> bf16, ties to even, as bit patterns."""
+    u = a.astype(np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def check_convert(converted, original, dtype, mapping):
+    """Every tensor of the converted file equals the original's (read by numpy),
+    exactly for 'keep'/F64/F32, and rounded to nearest even for F16/BF16."""
+    raw = open(converted, "rb").read()
+    n = struct.unpack_from("<Q", raw)[0]
+    header = json.loads(raw[8:8 + n])
+    got = load_safetensors(converted)
+    ref = load_safetensors(original)
+    count = 0
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        want = ref[hf_name(name) if mapping == "gguf" else name]
+        g = got[name]
+        assert g.shape == want.shape, name
+        if dtype == "BF16":
+            b = header[name]["data_offsets"]
+            bits = np.frombuffer(raw[8 + n + b[0]:8 + n + b[1]], "<u2").reshape(want.shape)
+            assert np.array_equal(bits, bf16_bits(want)), name
+        elif dtype == "F16":
+            assert np.array_equal(g, want.astype(np.float16).astype(np.float64)), name
+        else:
+            assert np.array_equal(g, want), name
+        count += 1
+    assert count > 0
+    print("converted %s: %d tensors equal to %s (%s)" % (converted, count, original, dtype))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"numbers": lambda: check_numbers(*args), "same": lambda: check_same(args),
-     "expect": lambda: check_expect(*args)}[cmd]()
+     "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args)}[cmd]()
