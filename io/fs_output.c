@@ -48,6 +48,8 @@ static void m_fold(const fs_run *R, int64_t i, void *dst, size_t width) {
   PUT_S("%s", f < 0 ? "" : R->plan.models[R->plan.mat[i].model].model.tensors[f].name);
 }
 static void m_row0(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->r0); }
+static void m_rep(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->rep); }
+static void m_rstep(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->rstep); }
 static void m_col0(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->c0); }
 static void m_rows(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(fs_matrix_rows(MX(R, i))); }
 static void m_cols(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(fs_matrix_cols(MX(R, i))); }
@@ -79,6 +81,10 @@ static const column matrix_columns[] = {
     {"tensor", FS_H5_STRING, 128, m_tensor, "tensor in the checkpoint"},
     {"fold", FS_H5_STRING, 128, m_fold, "normalisation gain folded into the columns, or empty"},
     {"row0", FS_H5_INT64, 0, m_row0, "first row of the slice of the [out, in] view"},
+    {"row_blocks", FS_H5_INT64, 0, m_rep,
+     "the rows are row_blocks blocks of rows/row_blocks consecutive stored rows, block i "
+     "starting at row0 + i row_step (1 unless fused QKV is interleaved per head)"},
+    {"row_step", FS_H5_INT64, 0, m_rstep, "stored rows between the starts of two row blocks"},
     {"col0", FS_H5_INT64, 0, m_col0, "first column of the slice of the [out, in] view"},
     {"rows", FS_H5_INT64, 0, m_rows, "rows of the matrix (output dimension unless transposed)"},
     {"cols", FS_H5_INT64, 0, m_cols, "columns of the matrix"},

@@ -18,36 +18,83 @@ const char *fs_pair_type_name(fs_pair_type t) {
   return (unsigned)t < FS_PAIR_NTYPES ? names[t] : "?";
 }
 
-/* ---- Llama-family rule table -------------------------------------------- */
+/* ---- transformer rule table ----------------------------------------------- */
 
-enum { R_Q, R_K, R_V, R_O, R_GATE, R_UP, R_DOWN, R_ATTN_NORM, R_FFN_NORM, N_BLOCK_ROLES };
-enum { G_EMBED, G_OUT_NORM, G_OUTPUT, N_GLOBAL_ROLES };
-enum { SCHEME_GGUF, SCHEME_HF, N_SCHEMES };
+enum { R_Q, R_K, R_V, R_QKV, R_O, R_GATE, R_UP, R_DOWN, R_ATTN_NORM, R_FFN_NORM, N_ROLES };
+enum { G_EMBED, G_EMBED_NORM, G_OUT_NORM, G_OUTPUT, N_GLOBALS };
+enum { QKV_SEPARATE, QKV_CONCAT, QKV_INTERLEAVED };
 
-static const char *const block_rules[N_BLOCK_ROLES][N_SCHEMES] = {
-    [R_Q] = {"blk.%d.attn_q.weight", "model.layers.%d.self_attn.q_proj.weight"},
-    [R_K] = {"blk.%d.attn_k.weight", "model.layers.%d.self_attn.k_proj.weight"},
-    [R_V] = {"blk.%d.attn_v.weight", "model.layers.%d.self_attn.v_proj.weight"},
-    [R_O] = {"blk.%d.attn_output.weight", "model.layers.%d.self_attn.o_proj.weight"},
-    [R_GATE] = {"blk.%d.ffn_gate.weight", "model.layers.%d.mlp.gate_proj.weight"},
-    [R_UP] = {"blk.%d.ffn_up.weight", "model.layers.%d.mlp.up_proj.weight"},
-    [R_DOWN] = {"blk.%d.ffn_down.weight", "model.layers.%d.mlp.down_proj.weight"},
-    [R_ATTN_NORM] = {"blk.%d.attn_norm.weight", "model.layers.%d.input_layernorm.weight"},
-    [R_FFN_NORM] = {"blk.%d.ffn_norm.weight",
-                    "model.layers.%d.post_attention_layernorm.weight"},
+/* One naming scheme of one family.  Patterns hold "%d" for the block. */
+typedef struct family {
+  const char *name;
+  const char *role[N_ROLES];
+  const char *global[N_GLOBALS];
+  int conv1d;          /* weights stored [in, out] (GPT-2 Conv1D): every map is the transpose */
+  int qkv;             /* how a fused R_QKV tensor holds Q, K and V */
+  int post_norm;       /* norms after the residual add (BERT): attention of block b reads
+                          through R_ATTN_NORM of block b - 1 (G_EMBED_NORM for b = 0) */
+  int parallel;        /* attention and MLP of a block read the same residual (NeoX) */
+  int embed_table;     /* G_EMBED is a lookup table [vocab, D]: its map is the transpose */
+  const char *heads_key, *kv_heads_key; /* metadata; "%s" is GGUF's general.architecture */
+} family;
+
+#define HF_LLAMA(p) {p "%d.self_attn.q_proj.weight", p "%d.self_attn.k_proj.weight", \
+    p "%d.self_attn.v_proj.weight", NULL, p "%d.self_attn.o_proj.weight",            \
+    p "%d.mlp.gate_proj.weight", p "%d.mlp.up_proj.weight", p "%d.mlp.down_proj.weight", \
+    p "%d.input_layernorm.weight", p "%d.post_attention_layernorm.weight"}
+#define GPT2(p) {NULL, NULL, NULL, p "h.%d.attn.c_attn.weight", p "h.%d.attn.c_proj.weight", \
+    NULL, p "h.%d.mlp.c_fc.weight", p "h.%d.mlp.c_proj.weight", p "h.%d.ln_1.weight",         \
+    p "h.%d.ln_2.weight"}
+#define BERT(p) {p "encoder.layer.%d.attention.self.query.weight",                         \
+    p "encoder.layer.%d.attention.self.key.weight",                                        \
+    p "encoder.layer.%d.attention.self.value.weight", NULL,                                \
+    p "encoder.layer.%d.attention.output.dense.weight", NULL,                              \
+    p "encoder.layer.%d.intermediate.dense.weight", p "encoder.layer.%d.output.dense.weight", \
+    p "encoder.layer.%d.output.LayerNorm.weight",                                          \
+    p "encoder.layer.%d.attention.output.LayerNorm.weight"}
+#define VIT(p) {p "encoder.layer.%d.attention.attention.query.weight",                     \
+    p "encoder.layer.%d.attention.attention.key.weight",                                   \
+    p "encoder.layer.%d.attention.attention.value.weight", NULL,                           \
+    p "encoder.layer.%d.attention.output.dense.weight", NULL,                              \
+    p "encoder.layer.%d.intermediate.dense.weight", p "encoder.layer.%d.output.dense.weight", \
+    p "encoder.layer.%d.layernorm_before.weight", p "encoder.layer.%d.layernorm_after.weight"}
+
+static const family families[] = {
+    {"llama",
+     {"blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight", NULL,
+      "blk.%d.attn_output.weight", "blk.%d.ffn_gate.weight", "blk.%d.ffn_up.weight",
+      "blk.%d.ffn_down.weight", "blk.%d.attn_norm.weight", "blk.%d.ffn_norm.weight"},
+     {"token_embd.weight", NULL, "output_norm.weight", "output.weight"},
+     0, QKV_SEPARATE, 0, 0, 1, "%s.attention.head_count", "%s.attention.head_count_kv"},
+    {"llama", HF_LLAMA("model.layers."),
+     {"model.embed_tokens.weight", NULL, "model.norm.weight", "lm_head.weight"},
+     0, QKV_SEPARATE, 0, 0, 1, "config.num_attention_heads", "config.num_key_value_heads"},
+    {"gpt2", GPT2(""), {"wte.weight", NULL, "ln_f.weight", "lm_head.weight"},
+     1, QKV_CONCAT, 0, 0, 1, "config.n_head", NULL},
+    {"gpt2", GPT2("transformer."),
+     {"transformer.wte.weight", NULL, "transformer.ln_f.weight", "lm_head.weight"},
+     1, QKV_CONCAT, 0, 0, 1, "config.n_head", NULL},
+    {"bert", BERT("bert."),
+     {"bert.embeddings.word_embeddings.weight", "bert.embeddings.LayerNorm.weight", NULL, NULL},
+     0, QKV_SEPARATE, 1, 0, 1, "config.num_attention_heads", NULL},
+    {"roberta", BERT("roberta."),
+     {"roberta.embeddings.word_embeddings.weight", "roberta.embeddings.LayerNorm.weight", NULL,
+      NULL},
+     0, QKV_SEPARATE, 1, 0, 1, "config.num_attention_heads", NULL},
+    {"gptneox",
+     {NULL, NULL, NULL, "gpt_neox.layers.%d.attention.query_key_value.weight",
+      "gpt_neox.layers.%d.attention.dense.weight", NULL,
+      "gpt_neox.layers.%d.mlp.dense_h_to_4h.weight", "gpt_neox.layers.%d.mlp.dense_4h_to_h.weight",
+      "gpt_neox.layers.%d.input_layernorm.weight",
+      "gpt_neox.layers.%d.post_attention_layernorm.weight"},
+     {"gpt_neox.embed_in.weight", NULL, "gpt_neox.final_layer_norm.weight", "embed_out.weight"},
+     0, QKV_INTERLEAVED, 0, 1, 1, "config.num_attention_heads", NULL},
+    {"vit", VIT("vit."),
+     {"vit.embeddings.patch_embeddings.projection.weight", NULL, "vit.layernorm.weight",
+      "classifier.weight"},
+     0, QKV_SEPARATE, 0, 0, 0, "config.num_attention_heads", NULL},
 };
-
-static const char *const global_rules[N_GLOBAL_ROLES][N_SCHEMES] = {
-    [G_EMBED] = {"token_embd.weight", "model.embed_tokens.weight"},
-    [G_OUT_NORM] = {"output_norm.weight", "model.norm.weight"},
-    [G_OUTPUT] = {"output.weight", "lm_head.weight"},
-};
-
-/* Head counts: GGUF "<arch>.attention.head_count[_kv]", HF config.json. */
-static const char *const head_keys[2][N_SCHEMES] = {
-    {"%s.attention.head_count", "config.num_attention_heads"},
-    {"%s.attention.head_count_kv", "config.num_key_value_heads"},
-};
+#define NFAMILIES ((int)(sizeof families / sizeof families[0]))
 
 /* Match name against a pattern holding at most one "%d"; *idx gets the number. */
 static int match_pattern(const char *pat, const char *name, int *idx) {
@@ -67,10 +114,16 @@ static int match_pattern(const char *pat, const char *name, int *idx) {
 
 /* ---- growing arrays ----------------------------------------------------- */
 
-static int add_matrix(fs_graph *g, const fs_model *m, int tensor, int fold,
-                      int64_t r0, int64_t r1, int64_t c0, int64_t c1,
-                      int transposed, int block, int head, const char *suffix,
-                      fs_error *err) {
+/* A matrix given in the coordinates of the layer's map: output rows
+ * [oa, ob) (rep blocks rstep apart) and input columns [ia, ib); stored
+ * coordinates follow from the tensor's orientation. */
+typedef struct mapslice {
+  int tensor, transposed, fold, block, head;
+  int64_t oa, ob, rep, rstep, ia, ib;
+  const char *suffix;
+} mapslice;
+
+static int add_matrix(fs_graph *g, const fs_model *m, const mapslice *s, fs_error *err) {
   if (g->nmat % 64 == 0) {
     fs_matrix *p = realloc(g->mat, sizeof *p * (size_t)(g->nmat + 64));
     if (!p) return fs_fail(err, "out of memory building the layer graph");
@@ -78,21 +131,34 @@ static int add_matrix(fs_graph *g, const fs_model *m, int tensor, int fold,
   }
   fs_matrix *x = &g->mat[g->nmat];
   memset(x, 0, sizeof *x);
-  snprintf(x->name, sizeof x->name, "%s%s", m->tensors[tensor].name, suffix ? suffix : "");
-  x->tensor = tensor;
-  x->fold = fold;
-  x->r0 = r0, x->r1 = r1, x->c0 = c0, x->c1 = c1;
-  x->transposed = transposed;
-  x->block = block;
-  x->head = head;
+  snprintf(x->name, sizeof x->name, "%s%s", m->tensors[s->tensor].name, s->suffix ? s->suffix : "");
+  x->tensor = s->tensor;
+  x->fold = s->fold;
+  x->transposed = s->transposed;
+  x->rep = s->rep > 0 ? s->rep : 1;
+  x->rstep = s->rstep;
+  if (s->transposed) /* the map is the transpose: its outputs are stored columns */
+    x->r0 = s->ia, x->r1 = s->ib, x->c0 = s->oa, x->c1 = s->ob;
+  else
+    x->r0 = s->oa, x->r1 = s->ob, x->c0 = s->ia, x->c1 = s->ib;
+  x->block = s->block;
+  x->head = s->head;
   return g->nmat++;
 }
 
-static int add_whole(fs_graph *g, const fs_model *m, int tensor, int fold,
+/* Output and input dimensions of a tensor's map. */
+static int64_t map_out(const fs_model *m, int t, int transposed) {
+  return transposed ? fs_tensor_cols(&m->tensors[t]) : fs_tensor_rows(&m->tensors[t]);
+}
+static int64_t map_in(const fs_model *m, int t, int transposed) {
+  return transposed ? fs_tensor_rows(&m->tensors[t]) : fs_tensor_cols(&m->tensors[t]);
+}
+
+static int add_whole(fs_graph *g, const fs_model *m, int tensor, int transposed, int fold,
                      int block, fs_error *err) {
-  const fs_tensor *t = &m->tensors[tensor];
-  return add_matrix(g, m, tensor, fold, 0, fs_tensor_rows(t), 0, fs_tensor_cols(t),
-                    0, block, -1, NULL, err);
+  mapslice s = {tensor, transposed, fold, block, -1, 0, map_out(m, tensor, transposed), 1, 0,
+                0, map_in(m, tensor, transposed), NULL};
+  return add_matrix(g, m, &s, err);
 }
 
 /* A pair joins spaces of one dimension; anything else is a rule bug. */
@@ -113,50 +179,55 @@ static int add_pair(fs_graph *g, fs_pair_type type, int w, int r, int block,
   return 0;
 }
 
-/* A gain can be folded into a reader only if it has one entry per column. */
-static int gain_for(const fs_model *m, int gain, int tensor) {
-  if (gain < 0) return -1;
-  const fs_tensor *gt = &m->tensors[gain], *t = &m->tensors[tensor];
-  return (gt->ndim == 1 && gt->shape[0] == fs_tensor_cols(t)) ? gain : -1;
+/* A gain can be folded into a map only if it has one entry per input. */
+static int gain_for(const fs_model *m, int gain, int tensor, int transposed) {
+  if (gain < 0 || tensor < 0) return -1;
+  const fs_tensor *gt = &m->tensors[gain];
+  return (gt->ndim == 1 && gt->shape[0] == map_in(m, tensor, transposed)) ? gain : -1;
 }
 
-/* ---- Llama ---------------------------------------------------------------- */
+/* ---- transformers ----------------------------------------------------------- */
 
-typedef struct llama_layout {
-  int scheme, nblocks;
-  int (*role)[N_BLOCK_ROLES]; /* tensor index per block and role, -1 if absent */
-  int global[N_GLOBAL_ROLES];
-} llama_layout;
+typedef struct layout {
+  const family *f;
+  int nblocks;
+  int (*role)[N_ROLES]; /* tensor index per block and role, -1 if absent */
+  int global[N_GLOBALS];
+} layout;
 
-static int find_llama(const fs_model *m, llama_layout *L, fs_error *err) {
+/* The family whose patterns name the most tensors (at least two roles). */
+static int find_family(const fs_model *m, layout *L, fs_error *err) {
   memset(L, 0, sizeof *L);
-  for (int s = 0; s < N_SCHEMES && !L->nblocks; s++) {
-    int maxb = -1;
+  int best = 0;
+  for (int f = 0; f < NFAMILIES; f++) {
+    int hits = 0, maxb = -1;
     for (int t = 0; t < m->ntensors; t++)
-      for (int r = 0; r < N_BLOCK_ROLES; r++) {
+      for (int r = 0; r < N_ROLES; r++) {
         int b;
-        if (match_pattern(block_rules[r][s], m->tensors[t].name, &b) && b > maxb) maxb = b;
+        if (families[f].role[r] && match_pattern(families[f].role[r], m->tensors[t].name, &b)) {
+          hits++;
+          if (b > maxb) maxb = b;
+        }
       }
-    if (maxb < 0) continue;
-    L->scheme = s;
-    L->nblocks = maxb + 1;
+    if (hits > best && hits >= 2) best = hits, L->f = &families[f], L->nblocks = maxb + 1;
   }
-  if (!L->nblocks) return 0;
+  if (!L->f) return 0;
   L->role = malloc(sizeof *L->role * (size_t)L->nblocks);
   if (!L->role) return fs_fail(err, "out of memory building the layer graph");
   memset(L->role, 0xff, sizeof *L->role * (size_t)L->nblocks); /* all -1 */
-  for (int r = 0; r < N_GLOBAL_ROLES; r++)
-    L->global[r] = fs_model_index(m, global_rules[r][L->scheme]);
+  for (int r = 0; r < N_GLOBALS; r++)
+    L->global[r] = L->f->global[r] ? fs_model_index(m, L->f->global[r]) : -1;
   for (int t = 0; t < m->ntensors; t++)
-    for (int r = 0; r < N_BLOCK_ROLES; r++) {
+    for (int r = 0; r < N_ROLES; r++) {
       int b;
-      if (match_pattern(block_rules[r][L->scheme], m->tensors[t].name, &b))
+      if (L->f->role[r] && match_pattern(L->f->role[r], m->tensors[t].name, &b))
         L->role[b][r] = t;
     }
   return 0;
 }
 
 static int meta_int(const fs_model *m, const char *fmt, const char *arch) {
+  if (!fmt) return 0;
   char key[128];
   snprintf(key, sizeof key, fmt, arch ? arch : "llama");
   const char *v = fs_model_meta(m, key);
@@ -166,113 +237,204 @@ static int meta_int(const fs_model *m, const char *fmt, const char *arch) {
   return (*end == '\0' && x > 0 && x < 1000000) ? (int)x : 0;
 }
 
-/* Head counts from metadata, checked against the Q/K/V/O shapes of block 0. */
-static void llama_heads(const fs_model *m, const llama_layout *L, fs_graph *g) {
+/* Where Q, K and V live in one block: tensor, and output-row offsets. */
+typedef struct qkv_place {
+  int t[3];           /* tensor of Q, K, V */
+  int64_t off[3];     /* first output row of Q, K, V in its tensor's map */
+  int64_t dim[3];     /* output dimension of Q, K, V */
+  int64_t rep, rstep; /* interleaved per head: H blocks of head_dim rows */
+} qkv_place;
+
+/* Splits a block's Q, K and V; heads (g->n_head...) must be known for the
+ * interleaved layout.  Returns 0 and leaves p->t[0] = -1 if it cannot. */
+static void place_qkv(const fs_model *m, const layout *L, const int *role, const fs_graph *g,
+                      qkv_place *p) {
+  memset(p, 0, sizeof *p);
+  p->t[0] = p->t[1] = p->t[2] = -1;
+  p->rep = 1;
+  int tr = L->f->conv1d;
+  if (L->f->qkv == QKV_SEPARATE) {
+    for (int i = 0; i < 3; i++)
+      if ((p->t[i] = role[R_Q + i]) >= 0) p->dim[i] = map_out(m, p->t[i], tr);
+    return;
+  }
+  int t = role[R_QKV];
+  if (t < 0) return;
+  int64_t out = map_out(m, t, tr);
+  if (L->f->qkv == QKV_CONCAT) {
+    int h = g->n_head, kv = g->n_head_kv;
+    int64_t hd = h ? out / (h + 2 * kv) : 0;
+    if (!h || hd * (h + 2 * kv) != out) { /* unknown heads: equal thirds (multi-head) */
+      if (out % 3) return;
+      hd = out / 3, h = 1, kv = 1;
+    }
+    int64_t d[3] = {h * hd, kv * hd, kv * hd};
+    for (int i = 0; i < 3; i++) p->t[i] = t, p->dim[i] = d[i];
+    p->off[1] = d[0], p->off[2] = d[0] + d[1];
+  } else { /* interleaved per head: [q_h; k_h; v_h] for h = 0..H-1 */
+    if (!g->head_dim) return;
+    int64_t hd = g->head_dim;
+    for (int i = 0; i < 3; i++) p->t[i] = t, p->off[i] = i * hd, p->dim[i] = g->n_head * hd;
+    p->rep = g->n_head, p->rstep = 3 * hd;
+  }
+}
+
+/* Head counts from metadata, checked against the shapes of block 0. */
+static void transformer_heads(const fs_model *m, const layout *L, fs_graph *g) {
   const char *arch = fs_model_meta(m, "general.architecture");
-  int h = meta_int(m, head_keys[0][L->scheme], arch);
-  int kv = meta_int(m, head_keys[1][L->scheme], arch);
+  int h = meta_int(m, L->f->heads_key, arch), kv = meta_int(m, L->f->kv_heads_key, arch);
   if (!kv) kv = h;
   const int *r0 = L->role[0];
   if (!h) {
     snprintf(g->note, sizeof g->note, "head count unknown (no %s in the metadata): "
-             "ov pairs skipped", head_keys[0][L->scheme]);
+             "ov pairs skipped", L->f->heads_key);
     return;
   }
-  if (r0[R_Q] < 0 || r0[R_K] < 0 || r0[R_V] < 0 || r0[R_O] < 0) {
-    snprintf(g->note, sizeof g->note, "block 0 lacks one of Q, K, V, O: ov pairs skipped");
-    return;
+  int tr = L->f->conv1d;
+  int64_t o = r0[R_O] >= 0 ? map_in(m, r0[R_O], tr) : -1, q, k, v;
+  if (L->f->qkv == QKV_SEPARATE) {
+    if (r0[R_Q] < 0 || r0[R_K] < 0 || r0[R_V] < 0 || r0[R_O] < 0) {
+      snprintf(g->note, sizeof g->note, "block 0 lacks one of Q, K, V, O: ov pairs skipped");
+      return;
+    }
+    q = map_out(m, r0[R_Q], tr), k = map_out(m, r0[R_K], tr), v = map_out(m, r0[R_V], tr);
+  } else {
+    int64_t out = r0[R_QKV] >= 0 ? map_out(m, r0[R_QKV], tr) : -1;
+    int64_t hd = (out > 0 && out % (h + 2 * kv) == 0) ? out / (h + 2 * kv) : -1;
+    q = h * hd, k = v = kv * hd;
+    if (hd < 0) q = k = v = -1;
   }
-  int64_t q = fs_tensor_rows(&m->tensors[r0[R_Q]]);
-  int64_t k = fs_tensor_rows(&m->tensors[r0[R_K]]);
-  int64_t v = fs_tensor_rows(&m->tensors[r0[R_V]]);
-  int64_t o = fs_tensor_cols(&m->tensors[r0[R_O]]);
-  if (q % h || h % kv || k != q / h * kv || v != k || o != q) {
-    snprintf(g->note, sizeof g->note, "%d heads / %d kv heads do not fit %s rows %lld, "
-             "%s rows %lld: ov pairs skipped", h, kv, m->tensors[r0[R_Q]].name,
-             (long long)q, m->tensors[r0[R_K]].name, (long long)k);
+  if (q <= 0 || q % h || h % kv || k != q / h * kv || v != k || o != q) {
+    snprintf(g->note, sizeof g->note, "%d heads / %d kv heads do not fit the attention shapes "
+             "of block 0 (%s): ov pairs skipped", h, kv,
+             m->tensors[r0[R_Q] >= 0 ? r0[R_Q] : r0[R_QKV] >= 0 ? r0[R_QKV] : 0].name);
     return;
   }
   g->n_head = h, g->n_head_kv = kv, g->head_dim = (int)(q / h);
 }
 
-/* Matrices of one block; idx[] receives their graph indices (-1 if absent). */
-static int llama_block_matrices(const fs_model *m, const int *role, int b,
-                                fs_graph *g, int *idx, fs_error *err) {
-  static const int attn_readers[] = {R_Q, R_K, R_V}, ffn_readers[] = {R_GATE, R_UP};
-  for (int r = 0; r < N_BLOCK_ROLES; r++) idx[r] = -1;
+/* The gain in front of the attention of block b. */
+static int attn_gain(const layout *L, int b) {
+  if (!L->f->post_norm) return L->role[b][R_ATTN_NORM];
+  return b == 0 ? L->global[G_EMBED_NORM] : L->role[b - 1][R_ATTN_NORM];
+}
+
+typedef struct block_idx {
+  int q, k, v, o, gate, up, down; /* graph matrices, -1 if absent */
+} block_idx;
+
+static int add_qkv(const fs_model *m, const layout *L, int b, fs_graph *g, const qkv_place *p,
+                   block_idx *x, fs_error *err) {
+  static const char *sfx[3] = {".q", ".k", ".v"};
+  int *dst[3] = {&x->q, &x->k, &x->v};
+  int tr = L->f->conv1d;
   for (int i = 0; i < 3; i++) {
-    int t = role[attn_readers[i]];
-    if (t >= 0) idx[attn_readers[i]] = add_whole(g, m, t, gain_for(m, role[R_ATTN_NORM], t), b, err);
+    *dst[i] = -1;
+    if (p->t[i] < 0) continue;
+    int fused = L->f->qkv != QKV_SEPARATE;
+    mapslice s = {p->t[i], tr, gain_for(m, attn_gain(L, b), p->t[i], tr), b, -1,
+                  p->off[i], p->off[i] + p->dim[i] / p->rep, p->rep, p->rstep,
+                  0, map_in(m, p->t[i], tr), fused ? sfx[i] : NULL};
+    if ((*dst[i] = add_matrix(g, m, &s, err)) < 0) return FS_ERR;
   }
-  for (int i = 0; i < 2; i++) {
-    int t = role[ffn_readers[i]];
-    if (t >= 0) idx[ffn_readers[i]] = add_whole(g, m, t, gain_for(m, role[R_FFN_NORM], t), b, err);
-  }
-  if (role[R_O] >= 0) idx[R_O] = add_whole(g, m, role[R_O], -1, b, err);
-  if (role[R_DOWN] >= 0) idx[R_DOWN] = add_whole(g, m, role[R_DOWN], -1, b, err);
-  for (int r = 0; r < N_BLOCK_ROLES; r++)
-    if (role[r] >= 0 && r != R_ATTN_NORM && r != R_FFN_NORM && idx[r] < 0) return FS_ERR;
   return 0;
 }
 
-/* ov pairs: V slice of kv head g -> O columns of query head h, g = h / (H / H_kv). */
-static int llama_ov_pairs(const fs_model *m, const int *role, int b, fs_graph *g,
-                          fs_error *err) {
-  if (!g->n_head || role[R_V] < 0 || role[R_O] < 0) return 0;
-  int hd = g->head_dim, group = g->n_head / g->n_head_kv, vfold;
-  int first_v = g->nmat;
-  vfold = gain_for(m, role[R_ATTN_NORM], role[R_V]);
+static int add_block(const fs_model *m, const layout *L, int b, fs_graph *g, const qkv_place *p,
+                     block_idx *x, fs_error *err) {
+  const int *role = L->role[b];
+  int tr = L->f->conv1d, ffn = role[R_FFN_NORM];
+  FS_TRY(add_qkv(m, L, b, g, p, x, err));
+  x->gate = role[R_GATE] >= 0 ? add_whole(g, m, role[R_GATE], tr, gain_for(m, ffn, role[R_GATE], tr), b, err) : -1;
+  x->up = role[R_UP] >= 0 ? add_whole(g, m, role[R_UP], tr, gain_for(m, ffn, role[R_UP], tr), b, err) : -1;
+  x->o = role[R_O] >= 0 ? add_whole(g, m, role[R_O], tr, -1, b, err) : -1;
+  x->down = role[R_DOWN] >= 0 ? add_whole(g, m, role[R_DOWN], tr, -1, b, err) : -1;
+  if ((role[R_GATE] >= 0 && x->gate < 0) || (role[R_UP] >= 0 && x->up < 0) ||
+      (role[R_O] >= 0 && x->o < 0) || (role[R_DOWN] >= 0 && x->down < 0))
+    return FS_ERR;
+  return 0;
+}
+
+/* ov pairs: V rows of kv head g -> O columns of query head h, g = h / (H / H_kv). */
+static int add_ov(const fs_model *m, const layout *L, int b, fs_graph *g, const qkv_place *p,
+                  fs_error *err) {
+  int o = L->role[b][R_O], tr = L->f->conv1d;
+  if (!g->n_head || p->t[2] < 0 || o < 0) return 0;
+  int64_t hd = g->head_dim;
+  int group = g->n_head / g->n_head_kv, first_v = g->nmat;
   for (int kv = 0; kv < g->n_head_kv; kv++) {
     char sfx[24];
-    snprintf(sfx, sizeof sfx, "[kv %d]", kv);
-    if (add_matrix(g, m, role[R_V], vfold, (int64_t)kv * hd, (int64_t)(kv + 1) * hd, 0,
-                   fs_tensor_cols(&m->tensors[role[R_V]]), 0, b, kv, sfx, err) < 0)
-      return FS_ERR;
+    snprintf(sfx, sizeof sfx, "%s[kv %d]", L->f->qkv == QKV_SEPARATE ? "" : ".v", kv);
+    /* the rows of kv head g: one block of the interleaved layout, or a plain range */
+    int64_t a = p->rep > 1 ? p->off[2] + kv * p->rstep : p->off[2] + kv * hd;
+    mapslice s = {p->t[2], tr, gain_for(m, attn_gain(L, b), p->t[2], tr), b, kv, a, a + hd, 1, 0,
+                  0, map_in(m, p->t[2], tr), sfx};
+    if (add_matrix(g, m, &s, err) < 0) return FS_ERR;
   }
   for (int h = 0; h < g->n_head; h++) {
     char sfx[24];
     snprintf(sfx, sizeof sfx, "[head %d]", h);
-    int o = add_matrix(g, m, role[R_O], -1, 0, fs_tensor_rows(&m->tensors[role[R_O]]),
-                       (int64_t)h * hd, (int64_t)(h + 1) * hd, 0, b, h, sfx, err);
-    if (o < 0) return FS_ERR;
-    FS_TRY(add_pair(g, FS_PAIR_OV, first_v + h / group, o, b, h, err));
+    mapslice s = {o, tr, -1, b, h, 0, map_out(m, o, tr), 1, 0, h * hd, (h + 1) * hd, sfx};
+    int oi = add_matrix(g, m, &s, err);
+    if (oi < 0) return FS_ERR;
+    FS_TRY(add_pair(g, FS_PAIR_OV, first_v + h / group, oi, b, h, err));
   }
   return 0;
 }
 
-static int build_llama(const fs_model *m, const llama_layout *L, fs_graph *g,
-                       fs_error *err) {
-  snprintf(g->family, sizeof g->family, "llama");
-  llama_heads(m, L, g);
-  int prev[N_BLOCK_ROLES] = {0}, cur[N_BLOCK_ROLES];
-  int embed = -1;
-  if (L->global[G_EMBED] >= 0) { /* a lookup table [vocab, D]: the map is its transpose */
-    const fs_tensor *t = &m->tensors[L->global[G_EMBED]];
-    embed = add_matrix(g, m, L->global[G_EMBED], -1, 0, fs_tensor_rows(t), 0,
-                       fs_tensor_cols(t), 1, -1, -1, NULL, err);
-    if (embed < 0) return FS_ERR;
+/* The residual stream: each writer to the readers that come next. */
+static int add_residual(fs_graph *g, int parallel, const int *writers, int nw,
+                        const block_idx *x, int b, fs_error *err) {
+  const int attn[3] = {x->q, x->k, x->v}, mlp[2] = {x->gate, x->up};
+  for (int w = 0; w < nw; w++) {
+    for (int r = 0; r < 3; r++) FS_TRY(add_pair(g, FS_PAIR_RESIDUAL, writers[w], attn[r], b, -1, err));
+    for (int r = 0; parallel && r < 2; r++)
+      FS_TRY(add_pair(g, FS_PAIR_RESIDUAL, writers[w], mlp[r], b, -1, err));
   }
+  if (!parallel)
+    for (int r = 0; r < 2; r++) FS_TRY(add_pair(g, FS_PAIR_RESIDUAL, x->o, mlp[r], b, -1, err));
+  return 0;
+}
+
+static int build_transformer(const fs_model *m, const layout *L, fs_graph *g, fs_error *err) {
+  snprintf(g->family, sizeof g->family, "%s", L->f->name);
+  transformer_heads(m, L, g);
+  int embed = -1, e = L->global[G_EMBED];
+  if (e >= 0) { /* a lookup table [vocab, D] writes R^D as its transpose */
+    if (fs_tensor_rows(&m->tensors[e]) > 0 &&
+        (embed = add_whole(g, m, e, L->f->embed_table, -1, -1, err)) < 0)
+      return FS_ERR;
+  }
+  int writers[2] = {embed, -1}, nw = 1;
   for (int b = 0; b < L->nblocks; b++) {
-    FS_TRY(llama_block_matrices(m, L->role[b], b, g, cur, err));
-    /* residual stream: embedding or previous MLP -> this attention; attention -> MLP */
-    int writer = b == 0 ? embed : prev[R_DOWN];
-    for (int r = R_Q; r <= R_V; r++) FS_TRY(add_pair(g, FS_PAIR_RESIDUAL, writer, cur[r], b, -1, err));
-    FS_TRY(add_pair(g, FS_PAIR_RESIDUAL, cur[R_O], cur[R_GATE], b, -1, err));
-    FS_TRY(add_pair(g, FS_PAIR_RESIDUAL, cur[R_O], cur[R_UP], b, -1, err));
-    FS_TRY(add_pair(g, FS_PAIR_MLP, cur[R_UP], cur[R_DOWN], b, -1, err));
-    FS_TRY(add_pair(g, FS_PAIR_MLP, cur[R_GATE], cur[R_DOWN], b, -1, err));
-    FS_TRY(llama_ov_pairs(m, L->role[b], b, g, err));
-    memcpy(prev, cur, sizeof prev);
+    qkv_place p;
+    block_idx x;
+    place_qkv(m, L, L->role[b], g, &p);
+    if (L->f->qkv != QKV_SEPARATE && L->role[b][R_QKV] >= 0 && p.t[0] < 0) {
+      /* cannot split the fused tensor: analyse it whole, unpaired */
+      if (!g->note[0])
+        snprintf(g->note, sizeof g->note, "%s: fused QKV not split (head count unknown)",
+                 m->tensors[L->role[b][R_QKV]].name);
+      if (add_whole(g, m, L->role[b][R_QKV], L->f->conv1d, -1, b, err) < 0) return FS_ERR;
+    }
+    FS_TRY(add_block(m, L, b, g, &p, &x, err));
+    FS_TRY(add_residual(g, L->f->parallel, writers, nw, &x, b, err));
+    FS_TRY(add_pair(g, FS_PAIR_MLP, x.up, x.down, b, -1, err));
+    FS_TRY(add_pair(g, FS_PAIR_MLP, x.gate, x.down, b, -1, err));
+    FS_TRY(add_ov(m, L, b, g, &p, err));
+    if (L->f->parallel) writers[0] = x.o, writers[1] = x.down, nw = 2;
+    else writers[0] = x.down, nw = 1;
   }
-  /* classifier: last MLP -> output head (or the tied embedding), through the final norm */
-  int head = L->global[G_OUTPUT] >= 0 ? L->global[G_OUTPUT] : L->global[G_EMBED];
-  if (head >= 0 && L->nblocks > 0) {
-    int c = add_matrix(g, m, head, gain_for(m, L->global[G_OUT_NORM], head), 0,
-                       fs_tensor_rows(&m->tensors[head]), 0, fs_tensor_cols(&m->tensors[head]),
-                       0, L->nblocks, -1, L->global[G_OUTPUT] >= 0 ? NULL : " (tied output)",
-                       err);
+  /* classifier: the last writers -> the output head (or the tied embedding), through the final norm */
+  int head = L->global[G_OUTPUT] >= 0 ? L->global[G_OUTPUT] : (L->f->embed_table ? e : -1);
+  if (head >= 0 && L->nblocks > 0 && (L->global[G_OUTPUT] >= 0 || L->global[G_OUT_NORM] >= 0)) {
+    mapslice s = {head, 0, gain_for(m, L->global[G_OUT_NORM], head, 0), L->nblocks, -1, 0,
+                  map_out(m, head, 0), 1, 0, 0, map_in(m, head, 0),
+                  L->global[G_OUTPUT] >= 0 ? NULL : " (tied output)"};
+    int c = add_matrix(g, m, &s, err);
     if (c < 0) return FS_ERR;
-    FS_TRY(add_pair(g, FS_PAIR_CLASSIFIER, prev[R_DOWN], c, L->nblocks, -1, err));
+    for (int w = 0; w < nw; w++)
+      FS_TRY(add_pair(g, FS_PAIR_CLASSIFIER, writers[w], c, L->nblocks, -1, err));
   }
   return 0;
 }
@@ -320,9 +482,9 @@ static int build_chains(const fs_model *m, const char *used, fs_graph *g,
     int depth = 0;
     for (int j = i; j > 0 && !strcmp(keys[j - 1].key, keys[i].key); j--) depth++;
     int w = placed[keys[i].tensor] ? g->nmat - 1
-                                   : add_whole(g, m, keys[i].tensor, -1, depth, err);
+                                   : add_whole(g, m, keys[i].tensor, 0, -1, depth, err);
     placed[keys[i].tensor] = 1;
-    int r = add_whole(g, m, keys[i + 1].tensor, -1, depth + 1, err);
+    int r = add_whole(g, m, keys[i + 1].tensor, 0, -1, depth + 1, err);
     placed[keys[i + 1].tensor] = 1;
     rc = (w < 0 || r < 0) ? FS_ERR : add_pair(g, FS_PAIR_CHAIN, w, r, depth, -1, err);
   }
@@ -344,9 +506,9 @@ int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err) {
   memset(g, 0, sizeof *g);
   char *used = calloc((size_t)m->ntensors + 1, 1);
   if (!used) return fs_fail(err, "out of memory building the layer graph");
-  llama_layout L;
-  int rc = find_llama(m, &L, err);
-  if (!rc && L.nblocks) rc = build_llama(m, &L, g, err);
+  layout L;
+  int rc = find_family(m, &L, err);
+  if (!rc && L.f) rc = build_transformer(m, &L, g, err);
   free(L.role);
   if (!rc) {
     mark_used(g, used);
@@ -359,7 +521,7 @@ int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err) {
   /* Whatever no rule placed is still a matrix worth a spectrum. */
   for (int t = 0; !rc && t < m->ntensors; t++)
     if (!used[t] && m->tensors[t].ndim >= 2 && fs_tensor_numel(&m->tensors[t]) > 0)
-      rc = add_whole(g, m, t, -1, -1, err) < 0 ? FS_ERR : 0;
+      rc = add_whole(g, m, t, 0, -1, -1, err) < 0 ? FS_ERR : 0;
   if (!rc && !g->family[0]) snprintf(g->family, sizeof g->family, "matrices");
   free(used);
   if (rc) {

@@ -8,9 +8,11 @@
  * to a reader (its input space) of the same dimension d.
  *
  * Families are recognised by a rule table over tensor names (fs_graph.c):
- *   llama  - GGUF (blk.N.attn_q ...) and Hugging Face (model.layers.N.self_attn.q_proj ...)
- *            names; pairs mlp, ov (per head, grouped-query aware), residual,
- *            classifier;
+ *   transformers - Llama/Mistral/Qwen (GGUF and Hugging Face names, grouped-query
+ *            attention), GPT-2 (fused c_attn, Conv1D stored [in, out]), BERT and
+ *            RoBERTa (norms after the residual add), GPT-NeoX/Pythia (fused QKV
+ *            interleaved per head, parallel attention and MLP), ViT; pairs mlp,
+ *            ov (per head), residual, classifier;
  *   mlp    - 2-D tensors that differ only in one layer index (net.0, net.2, fc1, fc2),
  *            consecutive when the shapes chain: pairs chain;
  *   matrices - anything else: every 2-D tensor analysed alone.
@@ -38,12 +40,18 @@ const char *fs_pair_type_name(fs_pair_type t);
 
 #define FS_MATRIX_NAME_MAX 96
 
+/* The rows of a matrix are rep blocks of the stored view's rows
+ * [r0 + i rstep, r1 + i rstep), i = 0..rep-1 (rep = 1 for a plain slice;
+ * rep = H for the Q of a fused QKV tensor interleaved per head), and its
+ * columns are [c0, c1). */
 typedef struct fs_matrix {
-  char name[FS_MATRIX_NAME_MAX]; /* tensor name, with "[head h]" / "[kv g]" for slices */
+  char name[FS_MATRIX_NAME_MAX]; /* tensor name, with "[head h]" / "[kv g]" / ".q" for slices */
   int tensor;                    /* index into the model's tensors */
-  int fold;                      /* 1-D gain tensor scaling the columns, or -1 */
-  int64_t r0, r1, c0, c1;        /* slice of the [out, in] view */
-  int transposed;                /* the layer's map is the transpose (embedding tables) */
+  int fold;                      /* 1-D gain scaling the map's input, or -1 */
+  int64_t r0, r1, c0, c1;        /* slice of the stored [out, in] view */
+  int64_t rep, rstep;            /* row blocks (see above) */
+  int transposed;                /* the layer's map is the transpose of the slice
+                                    (embedding tables, GPT-2 Conv1D [in, out]) */
   int block;                     /* depth: block index or chain position; -1 if none */
   int head;                      /* head (or kv head) of a slice; -1 for whole matrices */
 } fs_matrix;
@@ -66,7 +74,7 @@ typedef struct fs_graph {
 int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err);
 void fs_graph_free(fs_graph *g);
 
-static inline int64_t fs_matrix_rows(const fs_matrix *x) { return x->r1 - x->r0; }
+static inline int64_t fs_matrix_rows(const fs_matrix *x) { return x->rep * (x->r1 - x->r0); }
 static inline int64_t fs_matrix_cols(const fs_matrix *x) { return x->c1 - x->c0; }
 /* Dimension of the space the layer writes into / reads from. */
 static inline int64_t fs_matrix_out_dim(const fs_matrix *x) {

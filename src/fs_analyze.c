@@ -32,25 +32,35 @@ void fs_analyze_defaults(fs_analyze_opts *o) {
 
 /* ---- spectra ------------------------------------------------------------ */
 
-/* The matrix as the layer applies it: the slice of the [out, in] view, with
- * the folded normalisation gain multiplying its columns. */
+/* The matrix as the layer applies it: its row blocks and columns of the
+ * stored [out, in] view, with the folded normalisation gain multiplying the
+ * map's inputs (the stored columns, or the stored rows of a transposed map). */
 static int read_matrix(const fs_plan *p, int64_t gi, double **out, fs_error *err) {
   const fs_model *m = &p->models[p->mat[gi].model].model;
   const fs_matrix *x = fs_plan_matrix_of(p, gi);
   const fs_tensor *t = &m->tensors[x->tensor];
   int64_t rows = fs_matrix_rows(x), cols = fs_matrix_cols(x), full = fs_tensor_cols(t);
-  double *buf = malloc(sizeof *buf * (size_t)(rows * full + full));
+  int64_t blk = x->r1 - x->r0, ngain = x->fold >= 0 ? fs_tensor_numel(&m->tensors[x->fold]) : 0;
+  double *buf = malloc(sizeof *buf * (size_t)(rows * full + ngain + 1));
   if (!buf) return fs_fail(err, "%s: tensor '%s': out of memory for %lld x %lld", m->path,
                            t->name, (long long)rows, (long long)full);
   double *gain = buf + rows * full;
-  if (fs_tensor_read_rows(m, t, x->r0, x->r1, buf, err) ||
-      (x->fold >= 0 && fs_tensor_read_rows(m, &m->tensors[x->fold], 0, 1, gain, err))) {
+  int rc = 0;
+  for (int64_t i = 0; i < x->rep && !rc; i++)
+    rc = fs_tensor_read_rows(m, t, x->r0 + i * x->rstep, x->r1 + i * x->rstep,
+                             buf + i * blk * full, err);
+  if (!rc && x->fold >= 0) rc = fs_tensor_read_rows(m, &m->tensors[x->fold], 0, 1, gain, err);
+  if (rc) {
     free(buf);
     return FS_ERR;
   }
-  for (int64_t i = 0; i < rows; i++) /* compact the column slice in place, then fold */
-    for (int64_t c = 0; c < cols; c++)
-      buf[i * cols + c] = buf[i * full + x->c0 + c] * (x->fold >= 0 ? gain[x->c0 + c] : 1.0);
+  for (int64_t i = 0; i < rows; i++) { /* compact the column slice in place, then fold */
+    int64_t stored_row = x->r0 + (i / blk) * x->rstep + i % blk;
+    for (int64_t c = 0; c < cols; c++) {
+      double g = x->fold < 0 ? 1.0 : gain[x->transposed ? stored_row : x->c0 + c];
+      buf[i * cols + c] = buf[i * full + x->c0 + c] * g;
+    }
+  }
   *out = buf;
   return 0;
 }

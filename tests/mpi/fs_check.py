@@ -53,13 +53,22 @@ def column(f, path):
 
 
 def matrix_of(tensors, m, i):
+    """The analysed matrix of row i of /matrices, rebuilt from the checkpoint:
+    row blocks and columns of the stored view, the folded gain multiplying the
+    map's inputs (columns, or rows when the map is the transpose)."""
     t = tensors[s(m["tensor"][i])]
     t = t.reshape(t.shape[0], -1) if t.ndim > 1 else t.reshape(1, -1)
     r0, c0, rows, cols = (int(m[c][i]) for c in ("row0", "col0", "rows", "cols"))
-    w = t[r0:r0 + rows, c0:c0 + cols].copy()
+    rep, step = int(m["row_blocks"][i]), int(m["row_step"][i])
+    blk = rows // rep
+    idx = np.concatenate([np.arange(r0 + b * step, r0 + b * step + blk) for b in range(rep)])
+    w = t[idx][:, c0:c0 + cols].copy()
     fold = s(m["fold"][i])
     if fold:
-        w *= tensors[fold][c0:c0 + cols][None, :]
+        if m["transposed"][i]:
+            w *= tensors[fold][idx][:, None]
+        else:
+            w *= tensors[fold][c0:c0 + cols][None, :]
     return w
 
 

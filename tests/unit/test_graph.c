@@ -218,6 +218,214 @@ START_TEST(llama_head_count_contradicts_shapes) {
 }
 END_TEST
 
+/* ---- other transformer families (width 16, 4 heads of 4, MLP 64, 2 blocks) -- */
+
+#define BLOCKS(fmt_list)                                                               \
+  for (int b = 0; b < 2; b++)                                                          \
+    for (size_t i = 0; i < sizeof fmt_list / sizeof fmt_list[0]; i++) {                \
+      char n[160];                                                                     \
+      snprintf(n, sizeof n, fmt_list[i].fmt, b);                                       \
+      fake_tensor(&f, n, fmt_list[i].nd, fmt_list[i].d0, fmt_list[i].d1);              \
+    }
+
+typedef struct tdef {
+  const char *fmt;
+  int nd;
+  int64_t d0, d1;
+} tdef;
+
+static const fs_pair *pair_of(const fs_graph *g, fs_pair_type t, const char *w, const char *r) {
+  const fs_pair *p = find_pair(g, w, r);
+  ck_assert_msg(p != NULL, "no pair %s -> %s", w, r);
+  ck_assert_int_eq(p->type, t);
+  return p;
+}
+
+static void expect_slice(const fs_graph *g, const char *name, int transposed, int64_t r0,
+                         int64_t r1, int64_t c0, int64_t c1, int64_t rep, int64_t rstep) {
+  const fs_matrix *x = find_matrix(g, name);
+  ck_assert_msg(x != NULL, "no matrix %s", name);
+  ck_assert_int_eq(x->transposed, transposed);
+  ck_assert_int_eq(x->r0, r0);
+  ck_assert_int_eq(x->r1, r1);
+  ck_assert_int_eq(x->c0, c0);
+  ck_assert_int_eq(x->c1, c1);
+  ck_assert_int_eq(x->rep, rep);
+  ck_assert_int_eq(x->rstep, rstep);
+}
+
+/* GPT-2: c_attn stored [in 16, out 48] = [Q | K | V] along the stored columns. */
+START_TEST(gpt2_fused_conv1d) {
+  static const tdef blk[] = {{"h.%d.ln_1.weight", 1, 16, 0}, {"h.%d.attn.c_attn.weight", 2, 16, 48},
+                             {"h.%d.attn.c_proj.weight", 2, 16, 16}, {"h.%d.ln_2.weight", 1, 16, 0},
+                             {"h.%d.mlp.c_fc.weight", 2, 16, 64}, {"h.%d.mlp.c_proj.weight", 2, 64, 16}};
+  fake f;
+  fake_init(&f);
+  fake_tensor(&f, "wte.weight", 2, 50, 16);
+  BLOCKS(blk);
+  fake_tensor(&f, "ln_f.weight", 1, 16, 0);
+  fake_meta(&f, "config.n_head", "4");
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_str_eq(g.family, "gpt2");
+  ck_assert_int_eq(g.head_dim, 4);
+  expect_slice(&g, "h.0.attn.c_attn.weight.q", 1, 0, 16, 0, 16, 1, 0);
+  expect_slice(&g, "h.0.attn.c_attn.weight.k", 1, 0, 16, 16, 32, 1, 0);
+  expect_slice(&g, "h.0.attn.c_attn.weight.v", 1, 0, 16, 32, 48, 1, 0);
+  expect_slice(&g, "h.1.attn.c_attn.weight.v[kv 1]", 1, 0, 16, 36, 40, 1, 0);
+  expect_slice(&g, "h.1.attn.c_proj.weight[head 2]", 1, 8, 12, 0, 16, 1, 0); /* input rows */
+  ck_assert_str_eq(f.m.tensors[find_matrix(&g, "h.0.attn.c_attn.weight.q")->fold].name, "h.0.ln_1.weight");
+  ck_assert_str_eq(f.m.tensors[find_matrix(&g, "h.1.mlp.c_fc.weight")->fold].name, "h.1.ln_2.weight");
+  ck_assert_int_eq(count_type(&g, FS_PAIR_OV), 8);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_MLP), 2);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_RESIDUAL), 8);
+  pair_of(&g, FS_PAIR_MLP, "h.0.mlp.c_fc.weight", "h.0.mlp.c_proj.weight");
+  pair_of(&g, FS_PAIR_RESIDUAL, "h.0.mlp.c_proj.weight", "h.1.attn.c_attn.weight.k");
+  pair_of(&g, FS_PAIR_OV, "h.0.attn.c_attn.weight.v[kv 3]", "h.0.attn.c_proj.weight[head 3]");
+  pair_of(&g, FS_PAIR_CLASSIFIER, "h.1.mlp.c_proj.weight", "wte.weight (tied output)");
+  ck_assert_int_eq(fs_matrix_out_dim(find_matrix(&g, "h.0.mlp.c_fc.weight")), 64);
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
+/* GPT-NeoX: query_key_value [48, 16] holds [q_h; k_h; v_h] for each head h;
+ * attention and MLP read the same residual. */
+START_TEST(neox_interleaved_parallel) {
+  static const tdef blk[] = {
+      {"gpt_neox.layers.%d.input_layernorm.weight", 1, 16, 0},
+      {"gpt_neox.layers.%d.attention.query_key_value.weight", 2, 48, 16},
+      {"gpt_neox.layers.%d.attention.dense.weight", 2, 16, 16},
+      {"gpt_neox.layers.%d.post_attention_layernorm.weight", 1, 16, 0},
+      {"gpt_neox.layers.%d.mlp.dense_h_to_4h.weight", 2, 64, 16},
+      {"gpt_neox.layers.%d.mlp.dense_4h_to_h.weight", 2, 16, 64}};
+  fake f;
+  fake_init(&f);
+  fake_tensor(&f, "gpt_neox.embed_in.weight", 2, 50, 16);
+  BLOCKS(blk);
+  fake_tensor(&f, "gpt_neox.final_layer_norm.weight", 1, 16, 0);
+  fake_tensor(&f, "embed_out.weight", 2, 50, 16);
+  fake_meta(&f, "config.num_attention_heads", "4");
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_str_eq(g.family, "gptneox");
+  expect_slice(&g, "gpt_neox.layers.0.attention.query_key_value.weight.q", 0, 0, 4, 0, 16, 4, 12);
+  expect_slice(&g, "gpt_neox.layers.0.attention.query_key_value.weight.k", 0, 4, 8, 0, 16, 4, 12);
+  expect_slice(&g, "gpt_neox.layers.0.attention.query_key_value.weight.v[kv 2]", 0, 32, 36, 0, 16, 1, 0);
+  ck_assert_int_eq(fs_matrix_rows(find_matrix(&g, "gpt_neox.layers.0.attention.query_key_value.weight.v")), 16);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_RESIDUAL), 4 + 8);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_CLASSIFIER), 2);
+  pair_of(&g, FS_PAIR_RESIDUAL, "gpt_neox.layers.0.attention.dense.weight",
+          "gpt_neox.layers.1.mlp.dense_h_to_4h.weight");
+  pair_of(&g, FS_PAIR_RESIDUAL, "gpt_neox.embed_in.weight", "gpt_neox.layers.0.mlp.dense_h_to_4h.weight");
+  ck_assert_ptr_null(find_pair(&g, "gpt_neox.layers.0.attention.dense.weight",
+                               "gpt_neox.layers.0.mlp.dense_h_to_4h.weight"));
+  pair_of(&g, FS_PAIR_CLASSIFIER, "gpt_neox.layers.1.attention.dense.weight", "embed_out.weight");
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
+/* BERT: the norm after each residual add is the gain in front of the next readers. */
+START_TEST(bert_post_norm) {
+  static const tdef blk[] = {
+      {"bert.encoder.layer.%d.attention.self.query.weight", 2, 16, 16},
+      {"bert.encoder.layer.%d.attention.self.key.weight", 2, 16, 16},
+      {"bert.encoder.layer.%d.attention.self.value.weight", 2, 16, 16},
+      {"bert.encoder.layer.%d.attention.output.dense.weight", 2, 16, 16},
+      {"bert.encoder.layer.%d.attention.output.LayerNorm.weight", 1, 16, 0},
+      {"bert.encoder.layer.%d.intermediate.dense.weight", 2, 64, 16},
+      {"bert.encoder.layer.%d.output.dense.weight", 2, 16, 64},
+      {"bert.encoder.layer.%d.output.LayerNorm.weight", 1, 16, 0}};
+  fake f;
+  fake_init(&f);
+  fake_tensor(&f, "bert.embeddings.word_embeddings.weight", 2, 50, 16);
+  fake_tensor(&f, "bert.embeddings.LayerNorm.weight", 1, 16, 0);
+  BLOCKS(blk);
+  fake_meta(&f, "config.num_attention_heads", "4");
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_str_eq(g.family, "bert");
+  const fs_matrix *q0 = find_matrix(&g, "bert.encoder.layer.0.attention.self.query.weight");
+  const fs_matrix *q1 = find_matrix(&g, "bert.encoder.layer.1.attention.self.query.weight");
+  const fs_matrix *u1 = find_matrix(&g, "bert.encoder.layer.1.intermediate.dense.weight");
+  ck_assert_str_eq(f.m.tensors[q0->fold].name, "bert.embeddings.LayerNorm.weight");
+  ck_assert_str_eq(f.m.tensors[q1->fold].name, "bert.encoder.layer.0.output.LayerNorm.weight");
+  ck_assert_str_eq(f.m.tensors[u1->fold].name, "bert.encoder.layer.1.attention.output.LayerNorm.weight");
+  ck_assert_int_eq(count_type(&g, FS_PAIR_RESIDUAL), 8);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_OV), 8);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_CLASSIFIER), 0);
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
+/* ViT: the patch embedding is a convolution [D, 3, p, p] writing R^D. */
+START_TEST(vit_patch_embedding) {
+  static const tdef blk[] = {
+      {"vit.encoder.layer.%d.layernorm_before.weight", 1, 16, 0},
+      {"vit.encoder.layer.%d.attention.attention.query.weight", 2, 16, 16},
+      {"vit.encoder.layer.%d.attention.attention.key.weight", 2, 16, 16},
+      {"vit.encoder.layer.%d.attention.attention.value.weight", 2, 16, 16},
+      {"vit.encoder.layer.%d.attention.output.dense.weight", 2, 16, 16},
+      {"vit.encoder.layer.%d.layernorm_after.weight", 1, 16, 0},
+      {"vit.encoder.layer.%d.intermediate.dense.weight", 2, 64, 16},
+      {"vit.encoder.layer.%d.output.dense.weight", 2, 16, 64}};
+  fake f;
+  fake_init(&f);
+  fake_tensor(&f, "vit.embeddings.patch_embeddings.projection.weight", 2, 16, 12);
+  f.m.tensors[0].ndim = 4, f.m.tensors[0].shape[1] = 3, f.m.tensors[0].shape[2] = 2,
+  f.m.tensors[0].shape[3] = 2; /* [16, 3, 2, 2] */
+  BLOCKS(blk);
+  fake_tensor(&f, "vit.layernorm.weight", 1, 16, 0);
+  fake_tensor(&f, "classifier.weight", 2, 10, 16);
+  fake_meta(&f, "config.num_attention_heads", "4");
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_str_eq(g.family, "vit");
+  const fs_matrix *pe = find_matrix(&g, "vit.embeddings.patch_embeddings.projection.weight");
+  ck_assert_int_eq(pe->transposed, 0);
+  ck_assert_int_eq(fs_matrix_out_dim(pe), 16);
+  ck_assert_int_eq(fs_matrix_in_dim(pe), 12);
+  pair_of(&g, FS_PAIR_RESIDUAL, "vit.embeddings.patch_embeddings.projection.weight",
+          "vit.encoder.layer.0.attention.attention.value.weight");
+  const fs_pair *c = pair_of(&g, FS_PAIR_CLASSIFIER, "vit.encoder.layer.1.output.dense.weight",
+                             "classifier.weight");
+  ck_assert_str_eq(f.m.tensors[g.mat[c->reader].fold].name, "vit.layernorm.weight");
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
+/* Fused QKV without a head count: GPT-2's concatenation still splits in
+ * thirds; NeoX's per-head interleaving cannot be split and stays whole. */
+START_TEST(fused_without_heads) {
+  fake f;
+  fake_init(&f);
+  fake_tensor(&f, "h.0.attn.c_attn.weight", 2, 16, 48);
+  fake_tensor(&f, "h.0.attn.c_proj.weight", 2, 16, 16);
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_ptr_nonnull(find_matrix(&g, "h.0.attn.c_attn.weight.v"));
+  ck_assert_ptr_nonnull(strstr(g.note, "head count unknown"));
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+  fake_init(&f);
+  fake_tensor(&f, "gpt_neox.layers.0.attention.query_key_value.weight", 2, 48, 16);
+  fake_tensor(&f, "gpt_neox.layers.0.attention.dense.weight", 2, 16, 16);
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_ptr_nonnull(find_matrix(&g, "gpt_neox.layers.0.attention.query_key_value.weight"));
+  ck_assert_ptr_null(find_matrix(&g, "gpt_neox.layers.0.attention.query_key_value.weight.q"));
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
 START_TEST(mlp_chain_and_strays) {
   fake f;
   fake_init(&f);
@@ -269,6 +477,11 @@ int main(void) {
   tcase_add_test(tc, llama_tied_and_heads_from_config);
   tcase_add_test(tc, llama_without_head_count);
   tcase_add_test(tc, llama_head_count_contradicts_shapes);
+  tcase_add_test(tc, gpt2_fused_conv1d);
+  tcase_add_test(tc, neox_interleaved_parallel);
+  tcase_add_test(tc, bert_post_norm);
+  tcase_add_test(tc, vit_patch_embedding);
+  tcase_add_test(tc, fused_without_heads);
   tcase_add_test(tc, mlp_chain_and_strays);
   tcase_add_test(tc, no_rule_applies);
   suite_add_tcase(s, tc);
