@@ -244,6 +244,9 @@ typedef struct format_entry {
 
 static const format_entry formats[] = {
     {FS_FMT_GGUF, "gguf", fs_gguf_probe, fs_gguf_read},
+    /* before safetensors: a JSON index may have '{' at byte 8 */
+    {FS_FMT_SAFETENSORS_INDEX, "safetensors-index", fs_safetensors_index_probe,
+     fs_safetensors_index_read},
     {FS_FMT_SAFETENSORS, "safetensors", fs_safetensors_probe, fs_safetensors_read},
 };
 #define NFORMATS ((int)(sizeof formats / sizeof formats[0]))

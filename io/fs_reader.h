@@ -68,4 +68,16 @@ char *fs_strndup(const char *s, size_t n);
  * "1.0000000000000001e-05"). */
 void fs_format_double(char *buf, size_t len, double v);
 
+/* Sharded safetensors (fs_safetensors_index.c).  The index is JSON text. */
+int fs_safetensors_index_probe(const unsigned char *head, size_t n);
+int fs_safetensors_index_read(const char *path, int fd, uint64_t size, fs_model *m,
+                              fs_error *err);
+/* Parse one shard's header (fd open, size its file size) and append its
+ * tensors to m with file index `file`; its __metadata__ is ignored.
+ * checksum gets the FNV-1a 64 of the shard's header. */
+int fs_safetensors_read_shard(int fd, uint64_t size, int file, fs_model *m,
+                              uint64_t *checksum, fs_error *err);
+/* config.json next to path, as for a single safetensors file. */
+int fs_safetensors_load_config(const char *path, fs_model *m, fs_error *err);
+
 #endif

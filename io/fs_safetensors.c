@@ -279,3 +279,55 @@ int fs_safetensors_read(const char *path, int fd, uint64_t size, fs_model *m,
 int fs_safetensors_probe(const unsigned char *head, size_t n) {
   return n >= 9 && head[8] == '{';
 }
+
+/* ------------------------------------------------------------------------ */
+/* Shards of a sharded checkpoint (used by fs_safetensors_index.c)          */
+
+/* Grow m->tensors by n zeroed entries, keeping every entry reachable. */
+static int append_tensors(fs_model *m, size_t n, fs_tensor **first, fs_error *err) {
+  if (n > (size_t)(INT32_MAX - m->ntensors))
+    return fs_fail(err, "too many tensors across the shards");
+  size_t total = (size_t)m->ntensors + n;
+  fs_tensor *grown = realloc(m->tensors, (total ? total : 1) * sizeof *grown);
+  if (!grown) return fs_fail(err, "out of memory for %zu tensors", total);
+  memset(grown + m->ntensors, 0, n * sizeof *grown);
+  m->tensors = grown;
+  *first = grown + m->ntensors;
+  m->ntensors = (int)total;
+  return 0;
+}
+
+static int fill_shard(json_t *root, uint64_t header_len, uint64_t size, int file,
+                      fs_model *m, fs_error *err) {
+  uint64_t data_start = 8 + header_len, data_size = size - data_start;
+  json_t *meta = json_object_get(root, "__metadata__");
+  fs_tensor *t = NULL;
+  FS_TRY(append_tensors(m, json_object_size(root) - (meta ? 1 : 0), &t, err));
+  const char *key;
+  json_t *val;
+  json_object_foreach(root, key, val) {
+    if (strcmp(key, "__metadata__") == 0) continue; /* the index's metadata wins */
+    t->file = file;
+    FS_TRY(parse_tensor(key, val, data_start, data_size, t++, err));
+  }
+  return 0;
+}
+
+int fs_safetensors_read_shard(int fd, uint64_t size, int file, fs_model *m,
+                              uint64_t *checksum, fs_error *err) {
+  char *text = NULL;
+  uint64_t len = 0;
+  json_t *root = NULL;
+  if (size < 9) return fs_fail(err, "too short to be a safetensors file");
+  FS_TRY(read_header(fd, size, &text, &len, checksum, err));
+  int rc = parse_json(text, (size_t)len, "header", &root, err);
+  free(text);
+  if (rc) return rc;
+  rc = fill_shard(root, len, size, file, m, err);
+  json_decref(root);
+  return rc;
+}
+
+int fs_safetensors_load_config(const char *path, fs_model *m, fs_error *err) {
+  return load_config(path, m, err);
+}

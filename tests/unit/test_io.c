@@ -769,8 +769,8 @@ static const struct {
      "shape entry 0 is not an integer"},
     {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
      "9 dimensions"},
-    {"{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2,
-     "unsupported dtype F8_E4M3 for tensor 'w'"},
+    {"{\"w\":{\"dtype\":\"F8_E8M0\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2,
+     "unsupported dtype F8_E8M0 for tensor 'w'"},
     {"{\"w\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2,
      "unsupported dtype Q7 for tensor 'w'"},
     {"{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "tensor 'w': missing or non-string"},
@@ -887,8 +887,8 @@ START_TEST(test_bad_gguf_tensors) {
   gguf_expect("hugeoff.gguf", &b, "runs past the end");
   one_tensor(&b, 1, (uint64_t[]){4}, 77, 0, 32);
   gguf_expect("type77.gguf", &b, "unknown GGUF tensor type 77 for tensor 'w'");
-  one_tensor(&b, 2, (uint64_t[]){256, 4}, 12, 0, 1024);
-  gguf_expect("q4k.gguf", &b, "unsupported GGUF tensor type Q4_K (12) for tensor 'w'");
+  one_tensor(&b, 2, (uint64_t[]){256, 4}, 15, 0, 1024);
+  gguf_expect("q8k.gguf", &b, "unsupported GGUF tensor type Q8_K (15) for tensor 'w'");
   one_tensor(&b, 2, (uint64_t[]){1ull << 32, 1ull << 32}, 0, 0, 32);
   gguf_expect("dimovf.gguf", &b, "tensor 'w': shape [4294967296, 4294967296] overflows");
   one_tensor(&b, 1, (uint64_t[]){1ull << 63}, 0, 0, 32);
