@@ -248,8 +248,27 @@ static const format_entry formats[] = {
     {FS_FMT_SAFETENSORS_INDEX, "safetensors-index", fs_safetensors_index_probe,
      fs_safetensors_index_read},
     {FS_FMT_SAFETENSORS, "safetensors", fs_safetensors_probe, fs_safetensors_read},
+    /* no magic: NULL probe, recognised through path_probes below */
+    {FS_FMT_ONNX, "onnx", NULL, fs_onnx_read},
 };
 #define NFORMATS ((int)(sizeof formats / sizeof formats[0]))
+
+/* Formats without magic bytes (their formats[] probe is NULL) are recognised
+ * by the file name as well as the first bytes; their probes get the path. */
+static const struct {
+  fs_format format;
+  int (*probe)(const char *path, const unsigned char *head, size_t n);
+} path_probes[] = {
+    {FS_FMT_ONNX, fs_onnx_probe},
+};
+
+static int probe(const format_entry *f, const char *path, const unsigned char *head,
+                 size_t n) {
+  if (f->probe) return f->probe(head, n);
+  for (size_t i = 0; i < sizeof path_probes / sizeof path_probes[0]; i++)
+    if (path_probes[i].format == f->format) return path_probes[i].probe(path, head, n);
+  return 0;
+}
 
 const char *fs_format_name(fs_format f) {
   for (int i = 0; i < NFORMATS; i++)
@@ -257,12 +276,13 @@ const char *fs_format_name(fs_format f) {
   return "?";
 }
 
-static int detect_format(int fd, uint64_t size, const format_entry **fmt, fs_error *err) {
+static int detect_format(const char *path, int fd, uint64_t size, const format_entry **fmt,
+                         fs_error *err) {
   unsigned char head[FS_PROBE_BYTES];
   size_t n = size < sizeof head ? (size_t)size : sizeof head;
   FS_TRY(fs_read_at(fd, head, n, 0, err));
   for (int i = 0; i < NFORMATS; i++)
-    if (formats[i].probe(head, n)) {
+    if (probe(&formats[i], path, head, n)) {
       *fmt = &formats[i];
       return 0;
     }
@@ -329,7 +349,7 @@ static int open_fd(const char *path, int fd, fs_model *m, fs_error *err) {
   m->file_size = (uint64_t)st.st_size;
   FS_TRY(fs_model_add_file(m, path, m->file_size, err));
   const format_entry *fmt = NULL;
-  FS_TRY(detect_format(fd, m->file_size, &fmt, err));
+  FS_TRY(detect_format(path, fd, m->file_size, &fmt, err));
   m->format = fmt->format;
   FS_TRY(fmt->read(path, fd, m->file_size, m, err));
   return check_regions(m, err);

@@ -80,4 +80,9 @@ int fs_safetensors_read_shard(int fd, uint64_t size, int file, fs_model *m,
 /* config.json next to path, as for a single safetensors file. */
 int fs_safetensors_load_config(const char *path, fs_model *m, fs_error *err);
 
+/* ONNX (fs_onnx.c).  ONNX has no magic bytes, so its probe also needs the
+ * file name (see path_probes in fs_model.c). */
+int fs_onnx_probe(const char *path, const unsigned char *head, size_t n);
+int fs_onnx_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
+
 #endif
