@@ -131,12 +131,14 @@ int fs_h5_write(fs_h5 *h, const char *path, fs_h5_type type, size_t strwidth,
     H5Sselect_none(fspace);
     H5Sselect_none(mspace);
   }
-  /* H5Dwrite is collective: enter it only if every rank is ready to. */
+  /* H5Dwrite is collective: enter it only if every rank is ready to.  An
+   * empty dataset (the same nglobal on every rank) has nothing to write, and
+   * parallel HDF5 refuses a transfer of zero elements everywhere. */
   int ready = d >= 0 && sel >= 0 && (nlocal == 0 || data), all_ready;
   MPI_Allreduce(&ready, &all_ready, 1, MPI_INT, MPI_MIN, h->comm);
   hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
   H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
-  herr_t w = all_ready ? H5Dwrite(d, t, mspace, fspace, xfer, data) : -1;
+  herr_t w = !all_ready ? -1 : nglobal == 0 ? 0 : H5Dwrite(d, t, mspace, fspace, xfer, data);
   H5Pclose(xfer);
   H5Sclose(mspace);
   H5Sclose(fspace);

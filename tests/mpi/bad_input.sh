@@ -31,6 +31,7 @@ w1[2, 3] = np.nan
 write(sys.argv[1] + "/nan.safetensors", {"fc1.weight": w1, "fc2.weight": w2})
 w1[2, 3] = 0; w2[1, 1] = np.inf
 write(sys.argv[1] + "/inf.safetensors", {"fc1.weight": w1, "fc2.weight": w2})
+write(sys.argv[1] + "/nopairs.safetensors", {"alpha": rng.standard_normal((6, 5))})
 PY
 
 mpirun -n 2 --oversubscribe "$fs" analyze "$zoo/stories260K.gguf" "$w/truncated.gguf" \
@@ -51,6 +52,15 @@ $check expect "$w/out.h5" missing.gguf failed "$w/missing.gguf" || fail "missing
 $check expect "$w/out.h5" nan.safetensors partial "1 of 2 matrices" || fail "nan"
 $check expect "$w/out.h5" inf.safetensors partial "1 of 2 matrices" || fail "inf"
 grep -q "stories260K.gguf" "$w/stdout" || fail "summary table lacks the good model"
+
+# Empty tables: a model with no pairs, and a run in which every model fails.
+mpirun -n 2 --oversubscribe "$fs" analyze "$w/nopairs.safetensors" -o "$w/nopairs.h5" \
+  > "$w/stdout" 2> "$w/stderr" || fail "a model without pairs must analyse"
+$check expect "$w/nopairs.h5" nopairs.safetensors ok || fail "nopairs"
+mpirun -n 2 --oversubscribe "$fs" analyze "$w/missing.gguf" -o "$w/allfailed.h5" \
+  > "$w/stdout" 2> "$w/stderr"
+[ $? -eq 1 ] || fail "all models failed: exit status should be 1"
+$check expect "$w/allfailed.h5" missing.gguf failed "No such file" || fail "allfailed"
 
 # An output that cannot be written: exit 1, one line, no file pretending to be complete.
 mpirun -n 2 --oversubscribe "$fs" analyze "$zoo/stories260K.gguf" -o "$w/no/such/dir/out.h5" \
