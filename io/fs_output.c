@@ -135,6 +135,12 @@ static void p_overlap_rand(const fs_run *R, int64_t p, void *dst, size_t width) 
   PUT_D(RES(R, p) ? RES(R, p)->overlap_random : NAN);
 }
 static void p_kappa(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(RES(R, p) ? RES(R, p)->kappa : NAN); }
+static void p_krand(const fs_run *R, int64_t p, void *dst, size_t width) {
+  PUT_D(RES(R, p) ? RES(R, p)->kappa_random : NAN);
+}
+static void p_krel(const fs_run *R, int64_t p, void *dst, size_t width) {
+  PUT_D(RES(R, p) ? RES(R, p)->kappa_rel : NAN);
+}
 static void p_bal(const fs_run *R, int64_t p, void *dst, size_t width) {
   PUT_D(RES(R, p) ? RES(R, p)->balancedness : NAN);
 }
@@ -160,6 +166,10 @@ static const column pair_columns[] = {
     {"overlap", FS_H5_DOUBLE, 0, p_overlap, "||U_k^T V_j||_F^2, the sum of squared cosines"},
     {"overlap_random", FS_H5_DOUBLE, 0, p_overlap_rand, "k j / d, its expectation for random subspaces"},
     {"kappa", FS_H5_DOUBLE, 0, p_kappa, "||AB - BA||_F / (sqrt(2) ||A||_F ||B||_F)"},
+    {"kappa_random", FS_H5_DOUBLE, 0, p_krand,
+     "root-mean-square kappa when one Gram is rotated by a Haar-random orthogonal matrix"},
+    {"kappa_rel", FS_H5_DOUBLE, 0, p_krel,
+     "kappa / kappa_random: 0 = one shared basis, about 1 = as misaligned as random"},
     {"balancedness", FS_H5_DOUBLE, 0, p_bal, "||A - B||_F / (||A||_F + ||B||_F)"},
     {"gram_mode", FS_H5_STRING, 8, p_mode, "lowrank: Grams of the rank-k / rank-j factors"},
     {"rank", FS_H5_INT64, 0, p_rank, "MPI rank that computed it (not a result)"},

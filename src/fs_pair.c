@@ -392,6 +392,30 @@ static void scaled_squares(const double *sigma, int k, double s, double *w) {
   }
 }
 
+/* With B' = O B O^T, O Haar on O(d), and A, B diagonal without loss of
+ * generality (p_m = sum a_i^m, q_m = sum b_i^m):
+ *   E tr(A^2 B'^2) = p2 q2 / d
+ *   E tr(A B' A B') = (p2 q2 + p2 q1^2 + p1^2 q2) / (d (d+2))
+ *                     - (p1^2 - p2)(q1^2 - q2) / ((d-1) d (d+2))
+ * from E O_ij^4 = 3/(d(d+2)), E O_ij^2 O_il^2 = 1/(d(d+2)) (l != j; likewise
+ * along a column) and E O_ij O_kj O_kl O_il = -1/((d-1)d(d+2)) (i != k, j != l),
+ * and E ||[A, B']||_F^2 = 2 E tr(A^2 B'^2) - 2 E tr(A B' A B'). */
+double fs_kappa_random(int d, const double *a, int j, const double *b, int k) {
+  double p1 = 0, p2 = 0, q1 = 0, q2 = 0, dd = d;
+  for (int i = 0; i < j; i++) p1 += a[i], p2 += a[i] * a[i];
+  for (int i = 0; i < k; i++) q1 += b[i], q2 += b[i] * b[i];
+  if (d < 2 || p2 == 0.0 || q2 == 0.0) return 0.0;
+  /* Scale both spectra to unit 2-norm: kappa does not depend on it, and the
+   * sums below stay of order one. */
+  double sa = sqrt(p2), sb = sqrt(q2);
+  p1 /= sa, q1 /= sb, p2 = q2 = 1.0;
+  double e_a2b2 = 1.0 / dd;
+  double e_abab = (1.0 + q1 * q1 + p1 * p1) / (dd * (dd + 2)) -
+                  (p1 * p1 - 1.0) * (q1 * q1 - 1.0) / ((dd - 1) * dd * (dd + 2));
+  double c2 = 2.0 * e_a2b2 - 2.0 * e_abab; /* E ||C||^2 / (||A||^2 ||B||^2) */
+  return c2 > 0.0 ? sqrt(c2 / 2.0) : 0.0;
+}
+
 static int pair_fill(const fs_basis *w, const fs_basis *r, const double *eps,
                      int neps, fs_pair_result *res, double *M, double *a,
                      double *b, fs_error *err) {
@@ -410,7 +434,10 @@ static int pair_fill(const fs_basis *w, const fs_basis *r, const double *eps,
   double s = fmax(max_weight(w->sigma, k), max_weight(r->sigma, j));
   scaled_squares(r->sigma, j, s, a);
   scaled_squares(w->sigma, k, s, b);
-  return gram_core(d, U, b, k, V, a, j, M, &res->kappa, &res->balancedness, err);
+  FS_TRY(gram_core(d, U, b, k, V, a, j, M, &res->kappa, &res->balancedness, err));
+  res->kappa_random = fs_kappa_random(d, a, j, b, k);
+  res->kappa_rel = res->kappa_random > 0.0 ? res->kappa / res->kappa_random : 0.0;
+  return 0;
 }
 
 int fs_pair_compute(const fs_basis *writer, const fs_basis *reader,

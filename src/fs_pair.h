@@ -11,7 +11,10 @@
  *   - intersection dimensions dim_eps = #{theta_i <= eps};
  *   - overlap ||U^T V||_F^2 and its random-subspace expectation k j / d;
  *   - commutator magnitude kappa = ||AB - BA||_F / (sqrt 2 ||A||_F ||B||_F)
- *     (Boettcher & Wenzel, Linear Algebra Appl. 429 (2008) 1864-1885);
+ *     (Boettcher & Wenzel, Linear Algebra Appl. 429 (2008) 1864-1885), and
+ *     relative to its root-mean-square value when one basis is rotated at
+ *     random (Haar measure; Collins & Sniady, Commun. Math. Phys. 264 (2006)
+ *     773-795, for the orthogonal Weingarten moments);
  *   - balancedness ||A - B||_F / (||A||_F + ||B||_F).
  * kappa and balancedness are evaluated on the rank-k/j Grams ("low-rank
  * mode"); they equal the exact values when k and j are the full ranks.
@@ -37,6 +40,10 @@ typedef struct fs_pair_result {
   double overlap;        /* ||U^T V||_F^2 */
   double overlap_random; /* k j / d */
   double kappa;          /* commutator magnitude, in [0, 1] */
+  double kappa_random;   /* sqrt of E kappa^2 when one Gram is rotated by a Haar-random
+                            orthogonal matrix (closed form, fs_kappa_random) */
+  double kappa_rel;      /* kappa / kappa_random: 0 = one shared basis, ~1 = as
+                            misaligned as a random rotation (0 when kappa_random is 0) */
   double balancedness;   /* in [0, 1] */
 } fs_pair_result;
 
@@ -49,6 +56,11 @@ int fs_principal_angles(int d, const double *U, int k, const double *V, int j,
 int fs_gram_pair(int d, const double *U, const double *b, int k,
                  const double *V, const double *a, int j, double *kappa,
                  double *balancedness, fs_error *err);
+
+/* sqrt(E_O kappa^2) for B rotated to O B O^T by a Haar-random O in O(d), where
+ * A and B have the eigenvalues a (j of them) and b (k), the rest zero.  From the
+ * fourth moments of Haar orthogonal matrices (docs/mathematics.md, section 6). */
+double fs_kappa_random(int d, const double *a, int j, const double *b, int k);
 
 /* Everything above for one pair; eps in radians.  res is empty (safe to free)
  * after a failure. */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { F_COUNT, F_RANDOM, F_OVERLAP, F_KAPPA, F_BAL, F_RATIO0 }; /* F_RATIO0 + e for eps e */
+enum { F_COUNT, F_RANDOM, F_OVERLAP, F_KAPPA, F_KREL, F_BAL, F_RATIO0 }; /* F_RATIO0 + e for eps e */
 
 int fs_reduce_models(const fs_run *R, fs_model_summary **out, fs_error *err) {
   int nf = F_RATIO0 + R->opts->neps, nm = R->plan.nmodels;
@@ -27,6 +27,7 @@ int fs_reduce_models(const fs_run *R, fs_model_summary **out, fs_error *err) {
     a[F_RANDOM] += (double)fs_pair_random_dim(res) / res->q;
     a[F_OVERLAP] += res->overlap_random > 0 ? res->overlap / res->overlap_random : 0;
     a[F_KAPPA] += res->kappa;
+    a[F_KREL] += res->kappa_rel;
     a[F_BAL] += res->balancedness;
     for (int e = 0; e < R->opts->neps; e++) a[F_RATIO0 + e] += (double)res->dim[e] / res->q;
   }
@@ -50,6 +51,7 @@ int fs_reduce_models(const fs_run *R, fs_model_summary **out, fs_error *err) {
       s[m].random_ratio[t] = a[F_RANDOM] / c;
       s[m].overlap_rel[t] = a[F_OVERLAP] / c;
       s[m].kappa[t] = a[F_KAPPA] / c;
+      s[m].kappa_rel[t] = a[F_KREL] / c;
       s[m].balancedness[t] = a[F_BAL] / c;
       for (int e = 0; e < R->opts->neps; e++) s[m].ratio[t][e] = a[F_RATIO0 + e] / c;
     }
@@ -77,7 +79,7 @@ static void print_header(const fs_run *R, FILE *f) {
     snprintf(h, sizeof h, "dim/q@%g", R->opts->eps_deg[e]);
     fprintf(f, " %9s", h);
   }
-  fprintf(f, " %9s %9s %9s %9s\n", "rand/q", "ovl/rand", "kappa", "balance");
+  fprintf(f, " %9s %9s %9s %9s %9s\n", "rand/q", "ovl/rand", "kappa", "kappa/rnd", "balance");
 }
 
 static void print_model(const fs_run *R, const fs_model_summary *s, int m, FILE *f,
@@ -93,7 +95,8 @@ static void print_model(const fs_run *R, const fs_model_summary *s, int m, FILE 
       fprintf(f, "%-34s %-8s %-7s %5s", "", "", "", "");
     fprintf(f, "  %-10s %5d", fs_pair_type_name(t), s[m].npairs[t]);
     for (int e = 0; e < R->opts->neps; e++) fprintf(f, " %9.4f", s[m].ratio[t][e]);
-    fprintf(f, " %9.4f %9.4f %9.5f %9.5f\n", s[m].random_ratio[t], s[m].overlap_rel[t], s[m].kappa[t],
+    fprintf(f, " %9.4f %9.4f %9.5f %9.4f %9.5f\n", s[m].random_ratio[t], s[m].overlap_rel[t],
+            s[m].kappa[t], s[m].kappa_rel[t],
             s[m].balancedness[t]);
     first = 0;
   }

@@ -4,7 +4,8 @@
  * Per model and pair type: the number of pairs and the means of the
  * intersection ratio dim_eps / min(k, j) at every eps and of its random
  * baseline max(0, k + j - d) / min(k, j), of the overlap
- * relative to its random expectation, of kappa and of balancedness.  Pair
+ * relative to its random expectation, of kappa and of kappa relative to its
+ * random-rotation value, and of balancedness.  Pair
  * owners add their pairs into one array that is summed onto rank 0
  * (MPI_Reduce), so the cost is one message of models x types x fields.
  */
@@ -19,6 +20,7 @@ typedef struct fs_model_summary {
   double random_ratio[FS_PAIR_NTYPES];      /* mean max(0, k + j - d) / min(k, j) */
   double overlap_rel[FS_PAIR_NTYPES];       /* mean ||U^T V||_F^2 / (k j / d) */
   double kappa[FS_PAIR_NTYPES];
+  double kappa_rel[FS_PAIR_NTYPES];         /* mean kappa / kappa_random */
   double balancedness[FS_PAIR_NTYPES];
 } fs_model_summary;
 

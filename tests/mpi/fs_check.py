@@ -9,6 +9,8 @@
   fs_check.py convert CONVERTED ORIGINAL DTYPE same|gguf
                                 a file written by flagscope convert equals the original
                                 (same names, or GGUF names mapped to Hugging Face ones)
+  fs_check.py schema OUT.h5 DOC.md
+                                every dataset and attribute is documented
   fs_check.py expect OUT.h5 MODEL STATUS [TEXT]
                                 the model whose path ends in MODEL has STATUS and
                                 its error text contains TEXT
@@ -95,12 +97,23 @@ def gram_diagnostics(u, b, v, a):
     return kappa, bal
 
 
+def kappa_random(d, a, b):
+    """RMS kappa under a Haar rotation of one Gram (docs/mathematics.md, 6.3)."""
+    p1, p2, q1, q2 = a.sum(), (a * a).sum(), b.sum(), (b * b).sum()
+    if d < 2 or p2 == 0 or q2 == 0:
+        return 0.0
+    e_a2b2 = p2 * q2 / d
+    e_abab = (p2 * q2 + p2 * q1 ** 2 + p1 ** 2 * q2) / (d * (d + 2)) \
+        - (p1 ** 2 - p2) * (q1 ** 2 - q2) / ((d - 1) * d * (d + 2))
+    return np.sqrt(max(2 * e_a2b2 - 2 * e_abab, 0) / (2 * p2 * q2))
+
+
 def check_numbers(path):
     f = h5py.File(path, "r")
     mo, m, p = f["models"], f["matrices"], f["pairs"]
     eps = np.radians(f.attrs["eps_degrees"])
     tau = float(f.attrs["tau"][0])
-    worst = dict(sigma=0.0, fro=0.0, theta=0.0, overlap=0.0, kappa=0.0, bal=0.0)
+    worst = dict(sigma=0.0, fro=0.0, theta=0.0, overlap=0.0, kappa=0.0, bal=0.0, kappa_rel=0.0)
     counted = dict(models=0, matrices=0, pairs=0, dims=0)
     for mi in range(len(mo["path"])):
         mpath = s(mo["path"][mi])
@@ -142,12 +155,16 @@ def check_numbers(path):
             kappa, bal = gram_diagnostics(u, Sw[:k] ** 2, v, Sr[:jj] ** 2)
             worst["kappa"] = max(worst["kappa"], abs(p["kappa"][j] - kappa))
             worst["bal"] = max(worst["bal"], abs(p["balancedness"][j] - bal))
+            kr = kappa_random(u.shape[0], Sr[:jj] ** 2, Sw[:k] ** 2)
+            worst["kappa_rel"] = max(worst["kappa_rel"], abs(p["kappa_random"][j] - kr) / max(kr, 1e-300),
+                                     abs(p["kappa_rel"][j] - (kappa / kr if kr > 0 else 0.0)))
             counted["pairs"] += 1
     print("checked", counted)
     print("largest deviations from numpy/LAPACK:",
           ", ".join("%s %.2e" % kv for kv in worst.items()))
     assert counted["models"] > 0 and counted["pairs"] > 0, "nothing was checked"
-    limits = dict(sigma=1e-10, fro=1e-12, theta=1e-6, overlap=1e-8, kappa=1e-8, bal=1e-8)
+    limits = dict(sigma=1e-10, fro=1e-12, theta=1e-6, overlap=1e-8, kappa=1e-8, bal=1e-8,
+                  kappa_rel=1e-7)
     bad = [q for q in limits if not worst[q] <= limits[q]]
     assert not bad, "beyond tolerance: %s" % bad
 
@@ -246,7 +263,21 @@ def check_convert(converted, original, dtype, mapping):
     print("converted %s: %d tensors equal to %s (%s)" % (converted, count, original, dtype))
 
 
+def check_schema(path, doc):
+    """Every dataset and root attribute of the file is documented in doc."""
+    text = open(doc).read()
+    f = h5py.File(path, "r")
+    missing = [k for k in f.attrs if "`%s`" % k not in text]
+    for g in ("models", "matrices", "pairs"):
+        missing += ["%s/%s" % (g, k) for k in f[g] if "`%s`" % k not in text
+                    and not k.startswith("dim_eps")]
+    assert "`dim_eps<e>`" in text
+    assert not missing, "undocumented in %s: %s" % (doc, missing)
+    print("schema: every dataset and attribute of %s is documented" % path)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"numbers": lambda: check_numbers(*args), "same": lambda: check_same(args),
-     "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args)}[cmd]()
+     "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args),
+     "schema": lambda: check_schema(*args)}[cmd]()

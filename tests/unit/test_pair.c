@@ -448,6 +448,52 @@ START_TEST(errors) {
 }
 END_TEST
 
+/* kappa_random against a Monte-Carlo average over random rotations of B
+ * (dense A, B' = Q diag(b) Q^T and their commutator, formed in the test). */
+START_TEST(kappa_random_monte_carlo) {
+  enum { d = 8, j = 3, k = 5, N = 20000 };
+  const double a[j] = {3.0, 1.5, 0.2}, b[k] = {2.0, 1.0, 0.7, 0.3, 0.1};
+  double Q[d * d], B[d * d], C, sum = 0.0, na2 = 0.0, nb2 = 0.0;
+  for (int i = 0; i < j; i++) na2 += a[i] * a[i];
+  for (int i = 0; i < k; i++) nb2 += b[i] * b[i];
+  fs_test_seed(99);
+  for (int n = 0; n < N; n++) {
+    fs_test_orthonormal(d, d, Q); /* sign conventions do not matter for diagonal B */
+    for (int r = 0; r < d; r++)
+      for (int c = 0; c < d; c++) {
+        double v = 0.0;
+        for (int t = 0; t < k; t++) v += Q[r + t * d] * b[t] * Q[c + t * d];
+        B[r + c * d] = v;
+      }
+    double c2 = 0.0; /* A = diag(a, 0...): (AB - BA)_rc = (a_r - a_c) B_rc */
+    for (int r = 0; r < d; r++)
+      for (int c = 0; c < d; c++) {
+        C = ((r < j ? a[r] : 0.0) - (c < j ? a[c] : 0.0)) * B[r + c * d];
+        c2 += C * C;
+      }
+    sum += c2 / (2.0 * na2 * nb2);
+  }
+  double mc = sqrt(sum / N), closed = fs_kappa_random(d, a, j, b, k);
+  ck_assert_double_eq_tol(closed, mc, 0.01 * mc); /* the Monte-Carlo error is ~0.3% */
+  /* identity Grams always commute; a single dimension cannot rotate */
+  const double one[4] = {1, 1, 1, 1};
+  ck_assert_double_eq_tol(fs_kappa_random(4, one, 4, one, 4), 0.0, 1e-15);
+  ck_assert_double_eq(fs_kappa_random(1, a, 1, b, 1), 0.0);
+  /* and a pair result carries kappa / kappa_random */
+  fs_pair_result res;
+  double U[d * 2], V[d * 2], su[2] = {2, 1}, sv[2] = {3, 1}, eps = 0.1;
+  fs_test_orthonormal(d, 2, U);
+  fs_test_orthonormal(d, 2, V);
+  fs_basis w = {d, 2, U, su}, rd = {d, 2, V, sv};
+  fs_error e;
+  ck_assert(!fs_pair_compute(&w, &rd, &eps, 1, &res, &e));
+  double ws[2] = {4, 1}, rs[2] = {9, 1};
+  ck_assert_double_eq_tol(res.kappa_random, fs_kappa_random(d, rs, 2, ws, 2), 1e-14);
+  ck_assert_double_eq_tol(res.kappa_rel, res.kappa / res.kappa_random, 1e-14);
+  fs_pair_result_free(&res);
+}
+END_TEST
+
 static Suite *pair_suite(void) {
   Suite *s = suite_create("pair");
   TCase *tc = tcase_create("core");
@@ -464,6 +510,7 @@ static Suite *pair_suite(void) {
   tcase_add_test(tc, scale_invariance);
   tcase_add_test(tc, worked_example);
   tcase_add_test(tc, errors);
+  tcase_add_test(tc, kappa_random_monte_carlo);
   suite_add_tcase(s, tc);
   return s;
 }
