@@ -244,6 +244,9 @@ typedef struct format_entry {
 
 static const format_entry formats[] = {
     {FS_FMT_GGUF, "gguf", fs_gguf_probe, fs_gguf_read},
+    {FS_FMT_NPY, "npy", fs_npy_probe, fs_npy_read},
+    {FS_FMT_NPZ, "npz", fs_npz_probe, fs_npz_read},
+    {FS_FMT_TORCH, "torch", fs_torch_probe, fs_torch_read},
     {FS_FMT_KERAS, "keras-hdf5", fs_keras_probe, fs_keras_read},
     /* TF.js before the index: its probe is the stricter JSON test */
     {FS_FMT_TFJS, "tfjs", fs_tfjs_probe, fs_tfjs_read},

@@ -22,7 +22,9 @@
 #include "fs_dtype.h"
 #include "fs_error.h"
 
-typedef enum { FS_FMT_SAFETENSORS, FS_FMT_GGUF, FS_FMT_SAFETENSORS_INDEX, FS_FMT_ONNX, FS_FMT_TFJS, FS_FMT_KERAS, FS_FMT_COUNT } fs_format;
+typedef enum { FS_FMT_SAFETENSORS, FS_FMT_GGUF, FS_FMT_SAFETENSORS_INDEX,
+               FS_FMT_TFJS, FS_FMT_KERAS, FS_FMT_ONNX, FS_FMT_NPY, FS_FMT_NPZ,
+               FS_FMT_TORCH, FS_FMT_COUNT } fs_format;
 
 #define FS_MAX_DIMS 8
 

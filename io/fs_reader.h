@@ -80,16 +80,26 @@ int fs_safetensors_read_shard(int fd, uint64_t size, int file, fs_model *m,
 /* config.json next to path, as for a single safetensors file. */
 int fs_safetensors_load_config(const char *path, fs_model *m, fs_error *err);
 
-/* ONNX (fs_onnx.c).  ONNX has no magic bytes, so its probe also needs the
- * file name (see path_probes in fs_model.c). */
-int fs_onnx_probe(const char *path, const unsigned char *head, size_t n);
-int fs_onnx_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
-
 /* TensorFlow.js model.json / weights manifest (fs_tfjs.c) and Keras HDF5
  * weight files (fs_keras.c). */
 int fs_tfjs_probe(const unsigned char *head, size_t n);
 int fs_tfjs_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
 int fs_keras_probe(const unsigned char *head, size_t n);
 int fs_keras_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
+
+/* ONNX (fs_onnx.c).  ONNX has no magic bytes, so its probe also needs the
+ * file name (see path_probes in fs_model.c). */
+int fs_onnx_probe(const char *path, const unsigned char *head, size_t n);
+int fs_onnx_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
+
+/* NumPy .npy (fs_npy.c), .npz (fs_npz.c) and PyTorch zip checkpoints
+ * (fs_torch.c).  The two zip probes look at the first member's name only; the
+ * central directory then decides between .npz and PyTorch (fs_zip.h). */
+int fs_npy_probe(const unsigned char *head, size_t n);
+int fs_npy_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
+int fs_npz_probe(const unsigned char *head, size_t n);
+int fs_npz_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
+int fs_torch_probe(const unsigned char *head, size_t n);
+int fs_torch_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err);
 
 #endif
