@@ -1,6 +1,9 @@
 /* fs_testutil.c - helpers shared by the unit tests (see fs_testutil.h). */
 #include "fs_testutil.h"
 
+#include <check.h>
+#include <errno.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,4 +126,61 @@ int fs_test_write_safetensors(const char *path, int n, const char *const *names,
   for (int i = 0; ok && i < n; i++)
     ok = fwrite(data[i], 8, (size_t)rows[i] * cols[i], f) == (size_t)rows[i] * cols[i];
   return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+void fs_buf_put(fs_buf *b, const void *d, size_t n) {
+  if (b->n + n > b->cap) {
+    b->cap = (b->n + n) * 2 + 64;
+    b->p = realloc(b->p, b->cap);
+    ck_assert_ptr_nonnull(b->p);
+  }
+  if (n) memcpy(b->p + b->n, d, n);
+  b->n += n;
+}
+
+void fs_buf_le(fs_buf *b, uint64_t v, int nbytes) {
+  unsigned char x[8];
+  for (int i = 0; i < nbytes; i++) x[i] = (unsigned char)(v >> (8 * i));
+  fs_buf_put(b, x, (size_t)nbytes);
+}
+
+void fs_buf_u8(fs_buf *b, uint8_t v) { fs_buf_le(b, v, 1); }
+void fs_buf_u16(fs_buf *b, uint16_t v) { fs_buf_le(b, v, 2); }
+void fs_buf_u32(fs_buf *b, uint32_t v) { fs_buf_le(b, v, 4); }
+void fs_buf_u64(fs_buf *b, uint64_t v) { fs_buf_le(b, v, 8); }
+
+void fs_buf_f32(fs_buf *b, float v) {
+  uint32_t u;
+  memcpy(&u, &v, 4);
+  fs_buf_u32(b, u);
+}
+
+void fs_buf_f64(fs_buf *b, double v) {
+  uint64_t u;
+  memcpy(&u, &v, 8);
+  fs_buf_u64(b, u);
+}
+
+void fs_buf_pad(fs_buf *b, size_t align) {
+  while (b->n % align) fs_buf_u8(b, 0);
+}
+
+void fs_buf_free(fs_buf *b) {
+  free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+void fs_test_write_file(const char *path, const void *d, size_t n) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+  ck_assert_uint_eq(fwrite(d, 1, n, f), n);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+int fs_test_run(Suite *suite) {
+  SRunner *sr = srunner_create(suite);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -3,6 +3,7 @@
 #define FS_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* $FS_EXAMPLES/<name> (the bundled example zoo) or $FS_TEST_DATA/<name>. */
 const char *fs_test_example(const char *name);
@@ -32,6 +33,31 @@ int fs_test_full_svd(const double *W, int m, int n, double *s, double *U,
                      double *V);
 /* A d x k matrix with orthonormal columns (column-major) from a random one. */
 void fs_test_orthonormal(int d, int k, double *Q);
+
+/* A growing byte buffer for building test files; the fs_buf_* writers store
+ * little-endian values.  A zeroed fs_buf is empty; fs_buf_free empties it. */
+typedef struct fs_buf {
+  unsigned char *p;
+  size_t n, cap;
+} fs_buf;
+
+void fs_buf_put(fs_buf *b, const void *d, size_t n);
+void fs_buf_le(fs_buf *b, uint64_t v, int nbytes);
+void fs_buf_u8(fs_buf *b, uint8_t v);
+void fs_buf_u16(fs_buf *b, uint16_t v);
+void fs_buf_u32(fs_buf *b, uint32_t v);
+void fs_buf_u64(fs_buf *b, uint64_t v);
+void fs_buf_f32(fs_buf *b, float v);
+void fs_buf_f64(fs_buf *b, double v);
+void fs_buf_pad(fs_buf *b, size_t align); /* zero bytes up to a multiple of align */
+void fs_buf_free(fs_buf *b);
+
+/* Write n bytes to path; a failure fails the running test. */
+void fs_test_write_file(const char *path, const void *d, size_t n);
+
+/* Run a Check suite (forking as CK_FORK says) and return the exit status. */
+struct Suite;
+int fs_test_run(struct Suite *suite);
 
 /* Write an F64 safetensors file of n 2-D tensors (row-major data); returns 0. */
 int fs_test_write_safetensors(const char *path, int n, const char *const *names,

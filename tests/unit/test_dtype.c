@@ -30,36 +30,8 @@
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 
-typedef struct {
-  unsigned char *p;
-  size_t n, cap;
-} buf_t;
-
-static void put(buf_t *b, const void *d, size_t n) {
-  if (b->n + n > b->cap) {
-    b->cap = (b->n + n) * 2 + 64;
-    b->p = realloc(b->p, b->cap);
-    ck_assert_ptr_nonnull(b->p);
-  }
-  memcpy(b->p + b->n, d, n);
-  b->n += n;
-}
-
-static void put_le(buf_t *b, uint64_t v, int n) {
-  unsigned char x[8];
-  for (int i = 0; i < n; i++) x[i] = (unsigned char)(v >> (8 * i));
-  put(b, x, (size_t)n);
-}
-
-static void write_file(const char *path, const void *d, size_t n) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-  ck_assert_uint_eq(fwrite(d, 1, n, f), n);
-  ck_assert_int_eq(fclose(f), 0);
-}
-
 static void write_text(const char *path, const char *text) {
-  write_file(path, text, strlen(text));
+  fs_test_write_file(path, text, strlen(text));
 }
 
 static char *join(const char *dir, const char *name) {
@@ -604,30 +576,30 @@ END_TEST
 /* A block-quantised tensor whose rows are not whole blocks: the bytes are a
  * whole number of blocks (so the header is accepted) but no row can be
  * decoded on its own. */
-static void g_str(buf_t *b, const char *s) {
-  put_le(b, strlen(s), 8);
-  put(b, s, strlen(s));
+static void g_str(fs_buf *b, const char *s) {
+  fs_buf_le(b, strlen(s), 8);
+  fs_buf_put(b, s, strlen(s));
 }
 
 START_TEST(test_quant_partial_rows) {
   char *path = strdup(fs_test_tmpfile("partial.gguf"));
-  buf_t b = {0};
-  put(&b, "GGUF", 4);
-  put_le(&b, 3, 4);
-  put_le(&b, 2, 8); /* tensors */
-  put_le(&b, 0, 8); /* metadata */
+  fs_buf b = {0};
+  fs_buf_put(&b, "GGUF", 4);
+  fs_buf_le(&b, 3, 4);
+  fs_buf_le(&b, 2, 8); /* tensors */
+  fs_buf_le(&b, 0, 8); /* metadata */
   g_str(&b, "q8"); /* ne = [16, 4]: rows of 16 of a 32-element block */
-  put_le(&b, 2, 4); put_le(&b, 16, 8); put_le(&b, 4, 8); put_le(&b, 8, 4); put_le(&b, 0, 8);
+  fs_buf_le(&b, 2, 4); fs_buf_le(&b, 16, 8); fs_buf_le(&b, 4, 8); fs_buf_le(&b, 8, 4); fs_buf_le(&b, 0, 8);
   g_str(&b, "q4k"); /* 300 elements: not a whole number of 256-blocks */
-  put_le(&b, 1, 4); put_le(&b, 300, 8); put_le(&b, 12, 4); put_le(&b, 96, 8);
-  while (b.n % 32) put_le(&b, 0, 1);
-  for (int i = 0; i < 2 * 34; i++) put_le(&b, 0, 1);
-  write_file(path, b.p, b.n);
+  fs_buf_le(&b, 1, 4); fs_buf_le(&b, 300, 8); fs_buf_le(&b, 12, 4); fs_buf_le(&b, 96, 8);
+  while (b.n % 32) fs_buf_le(&b, 0, 1);
+  for (int i = 0; i < 2 * 34; i++) fs_buf_le(&b, 0, 1);
+  fs_test_write_file(path, b.p, b.n);
   expect_open_fail(path, "tensor 'q4k': shape [300] overflows or splits a block");
   /* without the bad tensor the file opens; the partial rows are refused */
   b.p[8] = 1; /* tensor_count */
   size_t n = b.n;
-  write_file(path, b.p, n);
+  fs_test_write_file(path, b.p, n);
   fs_model m;
   open_ok(path, &m);
   const fs_tensor *t = fs_model_find(&m, "q8");
@@ -690,12 +662,12 @@ static void write_shard(const char *dir, const char *file, const char *const *na
                              "\"data_offsets\":[%d,%d]}",
                              i ? "," : "", names[i], 8 * i, 8 * i + 8);
   snprintf(json + used, sizeof json - used, "}");
-  buf_t b = {0};
-  put_le(&b, strlen(json), 8);
-  put(&b, json, strlen(json));
-  for (int i = 0; i < 2 * n; i++) put_le(&b, 0x3f800000, 4);
+  fs_buf b = {0};
+  fs_buf_le(&b, strlen(json), 8);
+  fs_buf_put(&b, json, strlen(json));
+  for (int i = 0; i < 2 * n; i++) fs_buf_le(&b, 0x3f800000, 4);
   char *path = join(dir, file);
-  write_file(path, b.p, b.n);
+  fs_test_write_file(path, b.p, b.n);
   free(path);
   free(b.p);
 }
@@ -760,7 +732,7 @@ START_TEST(test_bad_index) {
                     "index: invalid JSON: duplicate object key");
   /* a shard that is not a safetensors file */
   char *junk = join(dir, "junk.safetensors");
-  write_file(junk, "\x10\0\0\0\0\0\0\0{}", 10);
+  fs_test_write_file(junk, "\x10\0\0\0\0\0\0\0{}", 10);
   expect_index_fail(dir, "\"a\": \"junk.safetensors\"", "shard 'junk.safetensors': header length");
   free(junk);
   /* no weight_map, not an object, not JSON */
@@ -838,10 +810,4 @@ static Suite *dtype_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(dtype_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return fs_test_run(dtype_suite()); }

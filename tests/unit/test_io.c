@@ -28,57 +28,8 @@
 /* ------------------------------------------------------------------------ */
 /* Byte buffers and file writers                                            */
 
-typedef struct {
-  unsigned char *p;
-  size_t n, cap;
-} buf_t;
-
-static void put(buf_t *b, const void *d, size_t n) {
-  if (b->n + n > b->cap) {
-    b->cap = (b->n + n) * 2 + 64;
-    b->p = realloc(b->p, b->cap);
-    ck_assert_ptr_nonnull(b->p);
-  }
-  memcpy(b->p + b->n, d, n);
-  b->n += n;
-}
-
-static void put_le(buf_t *b, uint64_t v, int n) {
-  unsigned char x[8];
-  for (int i = 0; i < n; i++) x[i] = (unsigned char)(v >> (8 * i));
-  put(b, x, (size_t)n);
-}
-
-static void put_u8(buf_t *b, uint8_t v) { put_le(b, v, 1); }
-static void put_u16(buf_t *b, uint16_t v) { put_le(b, v, 2); }
-static void put_u32(buf_t *b, uint32_t v) { put_le(b, v, 4); }
-static void put_u64(buf_t *b, uint64_t v) { put_le(b, v, 8); }
-
-static void put_f32(buf_t *b, float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  put_u32(b, u);
-}
-
-static void put_f64(buf_t *b, double d) {
-  uint64_t u;
-  memcpy(&u, &d, 8);
-  put_u64(b, u);
-}
-
-static void pad_to(buf_t *b, size_t align) {
-  while (b->n % align) put_u8(b, 0);
-}
-
-static void write_file(const char *path, const void *d, size_t n) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-  ck_assert_uint_eq(fwrite(d, 1, n, f), n);
-  ck_assert_int_eq(fclose(f), 0);
-}
-
-static void write_buf(const char *path, buf_t *b) {
-  write_file(path, b->p, b->n);
+static void write_buf(const char *path, fs_buf *b) {
+  fs_test_write_file(path, b->p, b->n);
   free(b->p);
   memset(b, 0, sizeof *b);
 }
@@ -102,34 +53,34 @@ static char *join(const char *dir, const char *name) {
 
 /* safetensors: u64 header length, JSON header, data. */
 static void st_write(const char *path, const char *json, const void *data, size_t n) {
-  buf_t b = {0};
-  put_u64(&b, strlen(json));
-  put(&b, json, strlen(json));
-  if (n) put(&b, data, n);
+  fs_buf b = {0};
+  fs_buf_u64(&b, strlen(json));
+  fs_buf_put(&b, json, strlen(json));
+  if (n) fs_buf_put(&b, data, n);
   write_buf(path, &b);
 }
 
 /* GGUF pieces */
-static void g_str(buf_t *b, const char *s) {
-  put_u64(b, strlen(s));
-  put(b, s, strlen(s));
+static void g_str(fs_buf *b, const char *s) {
+  fs_buf_u64(b, strlen(s));
+  fs_buf_put(b, s, strlen(s));
 }
 
-static void g_head(buf_t *b, uint32_t version, uint64_t nt, uint64_t nkv) {
-  put(b, "GGUF", 4);
-  put_u32(b, version);
-  put_u64(b, nt);
-  put_u64(b, nkv);
+static void g_head(fs_buf *b, uint32_t version, uint64_t nt, uint64_t nkv) {
+  fs_buf_put(b, "GGUF", 4);
+  fs_buf_u32(b, version);
+  fs_buf_u64(b, nt);
+  fs_buf_u64(b, nkv);
 }
 
 /* Tensor info; dims are innermost-first, as GGUF stores them. */
-static void g_tensor(buf_t *b, const char *name, uint32_t nd, const uint64_t *dims,
+static void g_tensor(fs_buf *b, const char *name, uint32_t nd, const uint64_t *dims,
                      uint32_t type, uint64_t off) {
   g_str(b, name);
-  put_u32(b, nd);
-  for (uint32_t i = 0; i < nd; i++) put_u64(b, dims[i]);
-  put_u32(b, type);
-  put_u64(b, off);
+  fs_buf_u32(b, nd);
+  for (uint32_t i = 0; i < nd; i++) fs_buf_u64(b, dims[i]);
+  fs_buf_u32(b, type);
+  fs_buf_u64(b, off);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -431,13 +382,13 @@ END_TEST
 /* a F64 [2,3], b F32 [3], c F16 [2,2], d BF16 [1,2], e F32 [0,4], f F32 [2,3,4] */
 static char *write_st_dtypes(const char *name) {
   char *dir = tmp_dir(name), *path = join(dir, "model.safetensors");
-  buf_t d = {0};
-  for (int i = 1; i <= 6; i++) put_f64(&d, i == 5 ? 0.1 : i);     /* 0..48 */
-  put_f32(&d, 0.1f); put_f32(&d, -3.5f); put_f32(&d, 1e-40f);      /* 48..60 */
-  put_u16(&d, 0x3C00); put_u16(&d, 0xC000);                         /* 60..68 */
-  put_u16(&d, 0x0001); put_u16(&d, 0x7BFF);
-  put_u16(&d, 0x3F80); put_u16(&d, 0x4049);                         /* 68..72 */
-  for (int i = 0; i < 24; i++) put_f32(&d, (float)i);               /* 72..168 */
+  fs_buf d = {0};
+  for (int i = 1; i <= 6; i++) fs_buf_f64(&d, i == 5 ? 0.1 : i);     /* 0..48 */
+  fs_buf_f32(&d, 0.1f); fs_buf_f32(&d, -3.5f); fs_buf_f32(&d, 1e-40f);      /* 48..60 */
+  fs_buf_u16(&d, 0x3C00); fs_buf_u16(&d, 0xC000);                         /* 60..68 */
+  fs_buf_u16(&d, 0x0001); fs_buf_u16(&d, 0x7BFF);
+  fs_buf_u16(&d, 0x3F80); fs_buf_u16(&d, 0x4049);                         /* 68..72 */
+  for (int i = 0; i < 24; i++) fs_buf_f32(&d, (float)i);               /* 72..168 */
   const char *json =
       "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"hand-built\"},"
       "\"a\":{\"dtype\":\"F64\",\"shape\":[2,3],\"data_offsets\":[0,48]},"
@@ -538,7 +489,7 @@ START_TEST(test_config_json) {
                      "\"rms_norm_eps\": 1e-06, \"initializer_range\": 0.02, "
                      "\"use_cache\": false, \"rope_scaling\": null, "
                      "\"architectures\": [\"X\"], \"sub\": {\"a\": 1}}";
-  write_file(cfg, text, strlen(text));
+  fs_test_write_file(cfg, text, strlen(text));
   fs_model m;
   open_ok(path, &m);
   ck_assert_str_eq(fs_model_meta(&m, "config.num_attention_heads"), "8");
@@ -553,9 +504,9 @@ START_TEST(test_config_json) {
   fs_model_close(&m);
   /* a malformed config.json is an error that names it */
   const char *bad = "{\"num_attention_heads\": 8,";
-  write_file(cfg, bad, strlen(bad));
+  fs_test_write_file(cfg, bad, strlen(bad));
   expect_open_fail(path, "config.json: invalid JSON");
-  write_file(cfg, "[1]", 3);
+  fs_test_write_file(cfg, "[1]", 3);
   expect_open_fail(path, "config.json: not a JSON object");
   free(dir); free(path); free(cfg);
 }
@@ -564,41 +515,41 @@ END_TEST
 /* GGUF v3 with a value of every metadata type and tensors of every dtype. */
 static char *write_gguf_dtypes(void) {
   char *path = tmp_path("dtypes.gguf");
-  buf_t b = {0};
+  fs_buf b = {0};
   g_head(&b, 3, 4, 16);
-  g_str(&b, "general.architecture"); put_u32(&b, 8); g_str(&b, "test");
-  g_str(&b, "u8"); put_u32(&b, 0); put_u8(&b, 200);
-  g_str(&b, "i8"); put_u32(&b, 1); put_u8(&b, 0xFB);
-  g_str(&b, "u16"); put_u32(&b, 2); put_u16(&b, 65535);
-  g_str(&b, "i16"); put_u32(&b, 3); put_u16(&b, 0x8000);
-  g_str(&b, "u32"); put_u32(&b, 4); put_u32(&b, 4000000000u);
-  g_str(&b, "i32"); put_u32(&b, 5); put_u32(&b, (uint32_t)-7);
-  g_str(&b, "f32"); put_u32(&b, 6); put_f32(&b, 0.1f);
-  g_str(&b, "bool"); put_u32(&b, 7); put_u8(&b, 1);
-  g_str(&b, "u64"); put_u32(&b, 10); put_u64(&b, 9223372036854775809ull);
-  g_str(&b, "i64"); put_u32(&b, 11); put_u64(&b, (uint64_t)INT64_MIN);
-  g_str(&b, "f64"); put_u32(&b, 12); put_f64(&b, 0.1);
-  g_str(&b, "ai32"); put_u32(&b, 9); put_u32(&b, 5); put_u64(&b, 3);
-  put_u32(&b, 1); put_u32(&b, 2); put_u32(&b, 3);
-  g_str(&b, "astr"); put_u32(&b, 9); put_u32(&b, 8); put_u64(&b, 2);
+  g_str(&b, "general.architecture"); fs_buf_u32(&b, 8); g_str(&b, "test");
+  g_str(&b, "u8"); fs_buf_u32(&b, 0); fs_buf_u8(&b, 200);
+  g_str(&b, "i8"); fs_buf_u32(&b, 1); fs_buf_u8(&b, 0xFB);
+  g_str(&b, "u16"); fs_buf_u32(&b, 2); fs_buf_u16(&b, 65535);
+  g_str(&b, "i16"); fs_buf_u32(&b, 3); fs_buf_u16(&b, 0x8000);
+  g_str(&b, "u32"); fs_buf_u32(&b, 4); fs_buf_u32(&b, 4000000000u);
+  g_str(&b, "i32"); fs_buf_u32(&b, 5); fs_buf_u32(&b, (uint32_t)-7);
+  g_str(&b, "f32"); fs_buf_u32(&b, 6); fs_buf_f32(&b, 0.1f);
+  g_str(&b, "bool"); fs_buf_u32(&b, 7); fs_buf_u8(&b, 1);
+  g_str(&b, "u64"); fs_buf_u32(&b, 10); fs_buf_u64(&b, 9223372036854775809ull);
+  g_str(&b, "i64"); fs_buf_u32(&b, 11); fs_buf_u64(&b, (uint64_t)INT64_MIN);
+  g_str(&b, "f64"); fs_buf_u32(&b, 12); fs_buf_f64(&b, 0.1);
+  g_str(&b, "ai32"); fs_buf_u32(&b, 9); fs_buf_u32(&b, 5); fs_buf_u64(&b, 3);
+  fs_buf_u32(&b, 1); fs_buf_u32(&b, 2); fs_buf_u32(&b, 3);
+  g_str(&b, "astr"); fs_buf_u32(&b, 9); fs_buf_u32(&b, 8); fs_buf_u64(&b, 2);
   g_str(&b, "a"); g_str(&b, "bc");
-  g_str(&b, "anest"); put_u32(&b, 9); put_u32(&b, 9); put_u64(&b, 2);
-  put_u32(&b, 0); put_u64(&b, 2); put_u8(&b, 1); put_u8(&b, 2);
-  put_u32(&b, 8); put_u64(&b, 1); g_str(&b, "x");
-  g_str(&b, "empty"); put_u32(&b, 8); g_str(&b, "");
+  g_str(&b, "anest"); fs_buf_u32(&b, 9); fs_buf_u32(&b, 9); fs_buf_u64(&b, 2);
+  fs_buf_u32(&b, 0); fs_buf_u64(&b, 2); fs_buf_u8(&b, 1); fs_buf_u8(&b, 2);
+  fs_buf_u32(&b, 8); fs_buf_u64(&b, 1); g_str(&b, "x");
+  g_str(&b, "empty"); fs_buf_u32(&b, 8); g_str(&b, "");
   g_tensor(&b, "f32", 2, (uint64_t[]){3, 2}, 0, 0);   /* [2,3], 24 bytes */
   g_tensor(&b, "f16", 1, (uint64_t[]){4}, 1, 32);     /* [4], 8 bytes */
   g_tensor(&b, "bf16", 2, (uint64_t[]){2, 2}, 30, 64); /* [2,2], 8 bytes */
   g_tensor(&b, "f64", 3, (uint64_t[]){2, 1, 1}, 28, 96); /* [1,1,2] */
-  pad_to(&b, 32);
+  fs_buf_pad(&b, 32);
   size_t data = b.n;
-  for (int i = 1; i <= 6; i++) put_f32(&b, i == 2 ? 0.1f : (float)i);
-  pad_to(&b, 32);
-  put_u16(&b, 0x3C00); put_u16(&b, 0xC000); put_u16(&b, 0x0001); put_u16(&b, 0x7BFF);
-  while (b.n < data + 64) put_u8(&b, 0);
-  put_u16(&b, 0x3F80); put_u16(&b, 0xC000); put_u16(&b, 0x4049); put_u16(&b, 0x0001);
-  while (b.n < data + 96) put_u8(&b, 0);
-  put_f64(&b, 0.1); put_f64(&b, -1e300);
+  for (int i = 1; i <= 6; i++) fs_buf_f32(&b, i == 2 ? 0.1f : (float)i);
+  fs_buf_pad(&b, 32);
+  fs_buf_u16(&b, 0x3C00); fs_buf_u16(&b, 0xC000); fs_buf_u16(&b, 0x0001); fs_buf_u16(&b, 0x7BFF);
+  while (b.n < data + 64) fs_buf_u8(&b, 0);
+  fs_buf_u16(&b, 0x3F80); fs_buf_u16(&b, 0xC000); fs_buf_u16(&b, 0x4049); fs_buf_u16(&b, 0x0001);
+  while (b.n < data + 96) fs_buf_u8(&b, 0);
+  fs_buf_f64(&b, 0.1); fs_buf_f64(&b, -1e300);
   write_buf(path, &b);
   return path;
 }
@@ -655,18 +606,18 @@ END_TEST
 /* v2, general.alignment 64: the data section moves to the next 64. */
 START_TEST(test_gguf_v2_alignment) {
   char *path = tmp_path("v2align.gguf");
-  buf_t b = {0};
+  fs_buf b = {0};
   g_head(&b, 2, 2, 1);
-  g_str(&b, "general.alignment"); put_u32(&b, 4); put_u32(&b, 64);
+  g_str(&b, "general.alignment"); fs_buf_u32(&b, 4); fs_buf_u32(&b, 64);
   g_tensor(&b, "x", 1, (uint64_t[]){3}, 0, 0);
   g_tensor(&b, "y", 2, (uint64_t[]){2, 2}, 0, 64);
   size_t hdr = b.n;
-  pad_to(&b, 64);
+  fs_buf_pad(&b, 64);
   size_t data = b.n;
   ck_assert_uint_gt(data - hdr, 0);
-  put_f32(&b, 1); put_f32(&b, 2); put_f32(&b, 3);
-  pad_to(&b, 64);
-  for (int i = 0; i < 4; i++) put_f32(&b, 10.0f + (float)i);
+  fs_buf_f32(&b, 1); fs_buf_f32(&b, 2); fs_buf_f32(&b, 3);
+  fs_buf_pad(&b, 64);
+  for (int i = 0; i < 4; i++) fs_buf_f32(&b, 10.0f + (float)i);
   unsigned char *copy = malloc(b.n);
   memcpy(copy, b.p, b.n);
   write_buf(path, &b);
@@ -693,15 +644,15 @@ START_TEST(test_bad_common) {
   expect_open_fail(p, "cannot open");
   free(p);
   p = tmp_path("empty.gguf");
-  write_file(p, "", 0);
+  fs_test_write_file(p, "", 0);
   expect_open_fail(p, "empty file");
   free(p);
   p = tmp_path("short.safetensors");
-  write_file(p, "\x10\0\0\0\0", 5);
+  fs_test_write_file(p, "\x10\0\0\0\0", 5);
   expect_open_fail(p, "too short");
   free(p);
   p = tmp_path("badmagic.gguf");
-  write_file(p, "GGUX\3\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24);
+  fs_test_write_file(p, "GGUX\3\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24);
   expect_open_fail(p, "no GGUF magic");
   free(p);
   p = tmp_dir("adir");
@@ -712,24 +663,24 @@ END_TEST
 
 START_TEST(test_bad_st_length) {
   char *p = tmp_path("st_len.safetensors");
-  buf_t b = {0};
-  put_u64(&b, 1000);
-  put(&b, "{}", 2);
+  fs_buf b = {0};
+  fs_buf_u64(&b, 1000);
+  fs_buf_put(&b, "{}", 2);
   write_buf(p, &b);
   expect_open_fail(p, "header length 1000 exceeds the file");
-  put_u64(&b, 1ull << 62);
-  put(&b, "{\"a\":1}", 7);
+  fs_buf_u64(&b, 1ull << 62);
+  fs_buf_put(&b, "{\"a\":1}", 7);
   write_buf(p, &b);
   expect_open_fail(p, "header length 4611686018427387904 exceeds the file");
   /* truncated: the length promises more JSON than there is */
-  put_u64(&b, 20);
-  put(&b, "{\"w\":{\"dt", 9);
+  fs_buf_u64(&b, 20);
+  fs_buf_put(&b, "{\"w\":{\"dt", 9);
   write_buf(p, &b);
   expect_open_fail(p, "header length 20 exceeds the file");
   /* over the 100 MiB cap (a sparse file, so nothing is written) */
   uint64_t big = (100ull << 20) + 1;
-  put_u64(&b, big);
-  put(&b, "{", 1);
+  fs_buf_u64(&b, big);
+  fs_buf_put(&b, "{", 1);
   write_buf(p, &b);
   ck_assert_int_eq(truncate(p, (off_t)(big + 64)), 0);
   expect_open_fail(p, "exceeds the 100 MiB limit");
@@ -797,7 +748,7 @@ START_TEST(test_bad_st_header) {
 END_TEST
 
 /* One bad GGUF: preamble (v3), then the caller's bytes. */
-static void gguf_expect(const char *name, buf_t *b, const char *reason) {
+static void gguf_expect(const char *name, fs_buf *b, const char *reason) {
   char *p = tmp_path(name);
   write_buf(p, b);
   expect_open_fail(p, reason);
@@ -805,16 +756,16 @@ static void gguf_expect(const char *name, buf_t *b, const char *reason) {
 }
 
 /* A single F32 tensor of n elements at offset off with the given type. */
-static void one_tensor(buf_t *b, uint32_t nd, const uint64_t *dims, uint32_t type,
+static void one_tensor(fs_buf *b, uint32_t nd, const uint64_t *dims, uint32_t type,
                        uint64_t off, size_t data) {
   g_head(b, 3, 1, 0);
   g_tensor(b, "w", nd, dims, type, off);
-  pad_to(b, 32);
-  for (size_t i = 0; i < data; i++) put_u8(b, 0);
+  fs_buf_pad(b, 32);
+  for (size_t i = 0; i < data; i++) fs_buf_u8(b, 0);
 }
 
 START_TEST(test_bad_gguf_preamble) {
-  buf_t b = {0};
+  fs_buf b = {0};
   g_head(&b, 1, 0, 0);
   gguf_expect("v1.gguf", &b, "unsupported GGUF version 1");
   g_head(&b, 4, 0, 0);
@@ -825,57 +776,57 @@ START_TEST(test_bad_gguf_preamble) {
   gguf_expect("nt.gguf", &b, "tensor_count 1152921504606846976 cannot fit");
   g_head(&b, 3, 0, 1ull << 60);
   gguf_expect("nkv.gguf", &b, "metadata_kv_count 1152921504606846976 cannot fit");
-  put(&b, "GGUF\3\0\0", 7);
+  fs_buf_put(&b, "GGUF\3\0\0", 7);
   gguf_expect("cut.gguf", &b, "unexpected end of file at byte 4");
 }
 END_TEST
 
 START_TEST(test_bad_gguf_metadata) {
-  buf_t b = {0};
+  fs_buf b = {0};
   g_head(&b, 3, 0, 1);
-  put_u64(&b, 1ull << 40);
-  put(&b, "abcdefghijklmnop", 16);
+  fs_buf_u64(&b, 1ull << 40);
+  fs_buf_put(&b, "abcdefghijklmnop", 16);
   gguf_expect("keylen.gguf", &b,
               "metadata entry 0: key: string of 1099511627776 bytes at byte 24 runs past");
   g_head(&b, 3, 0, 1);
-  g_str(&b, "k"); put_u32(&b, 8); put_u64(&b, 1ull << 40); put_u64(&b, 0);
+  g_str(&b, "k"); fs_buf_u32(&b, 8); fs_buf_u64(&b, 1ull << 40); fs_buf_u64(&b, 0);
   gguf_expect("vallen.gguf", &b, "metadata 'k': string of 1099511627776 bytes");
   g_head(&b, 3, 0, 1);
-  g_str(&b, "k"); put_u32(&b, 13); put_u64(&b, 0);
+  g_str(&b, "k"); fs_buf_u32(&b, 13); fs_buf_u64(&b, 0);
   gguf_expect("vtype.gguf", &b, "metadata 'k': unknown value type 13");
   g_head(&b, 3, 0, 1);
-  g_str(&b, "k"); put_u32(&b, 9); put_u32(&b, 4); put_u64(&b, 1ull << 62); put_u64(&b, 0);
+  g_str(&b, "k"); fs_buf_u32(&b, 9); fs_buf_u32(&b, 4); fs_buf_u64(&b, 1ull << 62); fs_buf_u64(&b, 0);
   gguf_expect("acount.gguf", &b, "metadata 'k': array of 4611686018427387904 uint32");
   g_head(&b, 3, 0, 1);
-  g_str(&b, "k"); put_u32(&b, 9); put_u32(&b, 8); put_u64(&b, 3); g_str(&b, "a");
+  g_str(&b, "k"); fs_buf_u32(&b, 9); fs_buf_u32(&b, 8); fs_buf_u64(&b, 3); g_str(&b, "a");
   gguf_expect("astrcut.gguf", &b, "metadata 'k': array of 3 string");
   g_head(&b, 3, 0, 1);
-  g_str(&b, "k"); put_u32(&b, 9); put_u32(&b, 42); put_u64(&b, 1); put_u64(&b, 0);
+  g_str(&b, "k"); fs_buf_u32(&b, 9); fs_buf_u32(&b, 42); fs_buf_u64(&b, 1); fs_buf_u64(&b, 0);
   gguf_expect("aetype.gguf", &b, "metadata 'k': unknown value type 42");
   g_head(&b, 3, 0, 1);
   g_str(&b, "k");
-  put_u32(&b, 9); /* an array of arrays of arrays ... */
-  for (int i = 0; i < 6; i++) { put_u32(&b, 9); put_u64(&b, 1); }
-  for (int i = 0; i < 8; i++) put_u64(&b, 0);
+  fs_buf_u32(&b, 9); /* an array of arrays of arrays ... */
+  for (int i = 0; i < 6; i++) { fs_buf_u32(&b, 9); fs_buf_u64(&b, 1); }
+  for (int i = 0; i < 8; i++) fs_buf_u64(&b, 0);
   gguf_expect("nest.gguf", &b, "metadata 'k': arrays nested deeper than 4");
   g_head(&b, 3, 0, 1);
-  g_str(&b, "k"); put_u32(&b, 7); put_u8(&b, 2);
+  g_str(&b, "k"); fs_buf_u32(&b, 7); fs_buf_u8(&b, 2);
   gguf_expect("bool.gguf", &b, "metadata 'k': invalid bool value 2");
   g_head(&b, 3, 0, 1);
-  g_str(&b, "general.alignment"); put_u32(&b, 4); put_u32(&b, 24);
+  g_str(&b, "general.alignment"); fs_buf_u32(&b, 4); fs_buf_u32(&b, 24);
   gguf_expect("align24.gguf", &b, "alignment 24 is not a power of two");
   g_head(&b, 3, 0, 1);
-  g_str(&b, "general.alignment"); put_u32(&b, 10); put_u64(&b, 32);
+  g_str(&b, "general.alignment"); fs_buf_u32(&b, 10); fs_buf_u64(&b, 32);
   gguf_expect("align64.gguf", &b, "has type uint64, expected uint32");
   g_head(&b, 3, 0, 2);
-  g_str(&b, "k"); put_u32(&b, 4); put_u32(&b, 1);
-  g_str(&b, "k"); put_u32(&b, 4); put_u32(&b, 2);
+  g_str(&b, "k"); fs_buf_u32(&b, 4); fs_buf_u32(&b, 1);
+  g_str(&b, "k"); fs_buf_u32(&b, 4); fs_buf_u32(&b, 2);
   gguf_expect("dupkey.gguf", &b, "metadata 'k': key appears twice");
 }
 END_TEST
 
 START_TEST(test_bad_gguf_tensors) {
-  buf_t b = {0};
+  fs_buf b = {0};
   uint64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
   one_tensor(&b, 9, nine, 0, 0, 32);
   gguf_expect("ndims.gguf", &b, "tensor 'w': n_dims 9 exceeds 8");
@@ -895,25 +846,25 @@ START_TEST(test_bad_gguf_tensors) {
   gguf_expect("dimbig.gguf", &b, "tensor 'w': dimension 9223372036854775808 is too large");
   /* name cut short, dims cut short */
   g_head(&b, 3, 1, 0);
-  put_u64(&b, 40); put(&b, "blk", 3);
-  for (int i = 0; i < 24; i++) put_u8(&b, 0);
+  fs_buf_u64(&b, 40); fs_buf_put(&b, "blk", 3);
+  for (int i = 0; i < 24; i++) fs_buf_u8(&b, 0);
   gguf_expect("namecut.gguf", &b, "tensor info 0: name: string of 40 bytes");
   g_head(&b, 3, 1, 0);
-  g_str(&b, "w"); put_u32(&b, 2); put_u64(&b, 4);
-  put_u32(&b, 0); put_u32(&b, 0); put_u32(&b, 0);
+  g_str(&b, "w"); fs_buf_u32(&b, 2); fs_buf_u64(&b, 4);
+  fs_buf_u32(&b, 0); fs_buf_u32(&b, 0); fs_buf_u32(&b, 0);
   gguf_expect("dimcut.gguf", &b, "tensor 'w': unexpected end of file");
   /* two tensors: same name; overlapping bytes */
   g_head(&b, 3, 2, 0);
   g_tensor(&b, "w", 1, (uint64_t[]){8}, 0, 0);
   g_tensor(&b, "w", 1, (uint64_t[]){8}, 0, 32);
-  pad_to(&b, 32);
-  for (int i = 0; i < 64; i++) put_u8(&b, 0);
+  fs_buf_pad(&b, 32);
+  for (int i = 0; i < 64; i++) fs_buf_u8(&b, 0);
   gguf_expect("dupname.gguf", &b, "tensor 'w': name appears twice");
   g_head(&b, 3, 2, 0);
   g_tensor(&b, "a", 1, (uint64_t[]){16}, 0, 0);
   g_tensor(&b, "b", 1, (uint64_t[]){8}, 0, 32);
-  pad_to(&b, 32);
-  for (int i = 0; i < 64; i++) put_u8(&b, 0);
+  fs_buf_pad(&b, 32);
+  for (int i = 0; i < 64; i++) fs_buf_u8(&b, 0);
   gguf_expect("overlap.gguf", &b, "overlap tensor 'a'");
 }
 END_TEST
@@ -925,7 +876,7 @@ START_TEST(test_gguf_truncated) {
   unsigned char *bytes = slurp(fs_test_example(GGUF_REAL), &n);
   char *p = tmp_path("trunc.gguf");
   for (size_t len = 0; len <= GGUF_REAL_DATA_START; len += 7) {
-    write_file(p, bytes, len);
+    fs_test_write_file(p, bytes, len);
     fs_model m;
     fs_error err = {{0}};
     int rc = fs_model_open(p, &m, &err);
@@ -942,9 +893,9 @@ END_TEST
 
 START_TEST(test_nonfinite) {
   char *dir = tmp_dir("nonfinite"), *p = join(dir, "nan.safetensors");
-  buf_t d = {0};
-  for (int i = 0; i < 6; i++) put_f32(&d, i == 4 ? NAN : (float)i);
-  put_u16(&d, 0x3C00); put_u16(&d, 0xFF80);
+  fs_buf d = {0};
+  for (int i = 0; i < 6; i++) fs_buf_f32(&d, i == 4 ? NAN : (float)i);
+  fs_buf_u16(&d, 0x3C00); fs_buf_u16(&d, 0xFF80);
   st_write(p, "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
               "\"h\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[24,28]}}",
            d.p, d.n);
@@ -961,11 +912,11 @@ START_TEST(test_nonfinite) {
   fs_model_close(&m);
 
   char *g = tmp_path("inf.gguf");
-  buf_t b = {0};
+  fs_buf b = {0};
   g_head(&b, 3, 1, 0);
   g_tensor(&b, "blk.0.attn_q.weight", 2, (uint64_t[]){2, 2}, 1, 0);
-  pad_to(&b, 32);
-  put_u16(&b, 0x3C00); put_u16(&b, 0x3C00); put_u16(&b, 0x3C00); put_u16(&b, 0x7C00);
+  fs_buf_pad(&b, 32);
+  fs_buf_u16(&b, 0x3C00); fs_buf_u16(&b, 0x3C00); fs_buf_u16(&b, 0x3C00); fs_buf_u16(&b, 0x7C00);
   write_buf(g, &b);
   open_ok(g, &m);
   expect_read_fail(&m, &m.tensors[0], 0, 2, "Inf at element 3 (row 1, column 1)");
@@ -1024,10 +975,4 @@ static Suite *io_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(io_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return fs_test_run(io_suite()); }

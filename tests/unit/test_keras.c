@@ -176,9 +176,5 @@ int main(void) {
   tcase_add_test(tc, test_soft_link);
   tcase_add_test(tc, test_truncated);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return fs_test_run(s);
 }

@@ -26,39 +26,10 @@
 /* ------------------------------------------------------------------------ */
 /* Byte buffers and files                                                   */
 
-typedef struct {
-  unsigned char *p;
-  size_t n, cap;
-} buf_t;
-
-static void put(buf_t *b, const void *d, size_t n) {
-  if (b->n + n > b->cap) {
-    b->cap = (b->n + n) * 2 + 64;
-    b->p = realloc(b->p, b->cap);
-    ck_assert_ptr_nonnull(b->p);
-  }
-  if (n) memcpy(b->p + b->n, d, n);
-  b->n += n;
-}
-
-static void put_le(buf_t *b, uint64_t v, int n) {
-  unsigned char x[8];
-  for (int i = 0; i < n; i++) x[i] = (unsigned char)(v >> (8 * i));
-  put(b, x, (size_t)n);
-}
-
-static void put_u8(buf_t *b, unsigned v) { put_le(b, v, 1); }
-static void put_s(buf_t *b, const char *s) { put(b, s, strlen(s)); }
+static void put_s(fs_buf *b, const char *s) { fs_buf_put(b, s, strlen(s)); }
 
 static void set_le(unsigned char *p, uint64_t v, int n) {
   for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void write_file(const char *path, const void *d, size_t n) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-  ck_assert_uint_eq(fwrite(d, 1, n, f), n);
-  ck_assert_int_eq(fclose(f), 0);
 }
 
 static unsigned char *slurp(const char *path, size_t *n) {
@@ -76,7 +47,7 @@ static unsigned char *slurp(const char *path, size_t *n) {
 }
 
 /* A string literal with its embedded NULs, without the terminator. */
-#define PUTLIT(b, lit) put((b), (lit), sizeof(lit) - 1)
+#define PUTLIT(b, lit) fs_buf_put((b), (lit), sizeof(lit) - 1)
 
 static char *tmp_path(const char *name) { return strdup(fs_test_tmpfile(name)); }
 
@@ -104,7 +75,7 @@ static void expect_open_fail(const char *path, const char *reason) {
 /* Write bytes to a temporary file and expect the open to fail. */
 static void expect_bytes_fail(const char *name, const void *d, size_t n, const char *reason) {
   char *path = tmp_path(name);
-  write_file(path, d, n);
+  fs_test_write_file(path, d, n);
   expect_open_fail(path, reason);
   free(path);
 }
@@ -250,20 +221,20 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Hand-built .npy                                                          */
 
-static void npy_bytes(buf_t *b, const char *dict, size_t data_bytes) {
+static void npy_bytes(fs_buf *b, const char *dict, size_t data_bytes) {
   char hdr[512];
   snprintf(hdr, sizeof hdr, "%s", dict);
   size_t len = strlen(hdr);
   while ((10 + len + 1) % 64) hdr[len++] = ' ';
   hdr[len++] = '\n';
-  put(b, "\x93NUMPY\x01\x00", 8);
-  put_le(b, len, 2);
-  put(b, hdr, len);
-  for (size_t i = 0; i < data_bytes; i++) put_u8(b, 0);
+  fs_buf_put(b, "\x93NUMPY\x01\x00", 8);
+  fs_buf_le(b, len, 2);
+  fs_buf_put(b, hdr, len);
+  for (size_t i = 0; i < data_bytes; i++) fs_buf_u8(b, 0);
 }
 
 static void npy_fail(const char *dict, size_t data, const char *reason) {
-  buf_t b = {0};
+  fs_buf b = {0};
   npy_bytes(&b, dict, data);
   expect_bytes_fail("bad.npy", b.p, b.n, reason);
   free(b.p);
@@ -295,7 +266,7 @@ START_TEST(test_npy_hostile) {
   v2[6] = 4;
   expect_bytes_fail("v4.npy", v2, sizeof v2, "version 4.0 is not supported");
   /* A version 1 header longer than the file. */
-  buf_t b = {0};
+  fs_buf b = {0};
   npy_bytes(&b, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", 16);
   expect_bytes_fail("short.npy", b.p, 40, "longer than the file");
   free(b.p);
@@ -314,93 +285,93 @@ typedef struct zmember {
 /* zip64: the directory and end records in their ZIP64 forms (saturated
  * 32-bit fields, a ZIP64 extra field per member, ZIP64 end record and
  * locator), as writers do for archives over 4 GiB. */
-static void zip_build64(buf_t *b, const zmember *m, int n, int zip64) {
+static void zip_build64(fs_buf *b, const zmember *m, int n, int zip64) {
   uint64_t *off = calloc((size_t)n, sizeof *off);
   for (int i = 0; i < n; i++) {
     off[i] = b->n;
     put_s(b, "PK\3\4");
-    put_le(b, 20, 2); put_le(b, 0, 2); put_le(b, 0, 2);  /* version, flags, stored */
-    put_le(b, 0, 4); put_le(b, 0, 4);                    /* time/date, crc */
-    put_le(b, m[i].n, 4); put_le(b, m[i].n, 4);
-    put_le(b, strlen(m[i].name), 2); put_le(b, 0, 2);
+    fs_buf_le(b, 20, 2); fs_buf_le(b, 0, 2); fs_buf_le(b, 0, 2);  /* version, flags, stored */
+    fs_buf_le(b, 0, 4); fs_buf_le(b, 0, 4);                    /* time/date, crc */
+    fs_buf_le(b, m[i].n, 4); fs_buf_le(b, m[i].n, 4);
+    fs_buf_le(b, strlen(m[i].name), 2); fs_buf_le(b, 0, 2);
     put_s(b, m[i].name);
-    put(b, m[i].data, m[i].n);
+    fs_buf_put(b, m[i].data, m[i].n);
   }
   uint64_t cd = b->n;
   for (int i = 0; i < n; i++) {
     put_s(b, "PK\1\2");
-    put_le(b, 20, 2); put_le(b, 20, 2); put_le(b, 0, 2); put_le(b, 0, 2);
-    put_le(b, 0, 4); put_le(b, 0, 4);
-    put_le(b, m[i].n, 4); put_le(b, m[i].n, 4);
-    put_le(b, strlen(m[i].name), 2); put_le(b, zip64 ? 12 : 0, 2); put_le(b, 0, 2);
-    put_le(b, 0, 2); put_le(b, 0, 2); put_le(b, 0, 4);
-    put_le(b, zip64 ? 0xffffffffu : off[i], 4);
+    fs_buf_le(b, 20, 2); fs_buf_le(b, 20, 2); fs_buf_le(b, 0, 2); fs_buf_le(b, 0, 2);
+    fs_buf_le(b, 0, 4); fs_buf_le(b, 0, 4);
+    fs_buf_le(b, m[i].n, 4); fs_buf_le(b, m[i].n, 4);
+    fs_buf_le(b, strlen(m[i].name), 2); fs_buf_le(b, zip64 ? 12 : 0, 2); fs_buf_le(b, 0, 2);
+    fs_buf_le(b, 0, 2); fs_buf_le(b, 0, 2); fs_buf_le(b, 0, 4);
+    fs_buf_le(b, zip64 ? 0xffffffffu : off[i], 4);
     put_s(b, m[i].name);
     if (zip64) {
-      put_le(b, 1, 2); put_le(b, 8, 2); put_le(b, off[i], 8);
+      fs_buf_le(b, 1, 2); fs_buf_le(b, 8, 2); fs_buf_le(b, off[i], 8);
     }
   }
   uint64_t cd_size = b->n - cd, end64 = b->n;
   if (zip64) {
     put_s(b, "PK\6\6");
-    put_le(b, 44, 8); put_le(b, 45, 2); put_le(b, 45, 2); put_le(b, 0, 4); put_le(b, 0, 4);
-    put_le(b, (uint64_t)n, 8); put_le(b, (uint64_t)n, 8);
-    put_le(b, cd_size, 8); put_le(b, cd, 8);
+    fs_buf_le(b, 44, 8); fs_buf_le(b, 45, 2); fs_buf_le(b, 45, 2); fs_buf_le(b, 0, 4); fs_buf_le(b, 0, 4);
+    fs_buf_le(b, (uint64_t)n, 8); fs_buf_le(b, (uint64_t)n, 8);
+    fs_buf_le(b, cd_size, 8); fs_buf_le(b, cd, 8);
     put_s(b, "PK\6\7");
-    put_le(b, 0, 4); put_le(b, end64, 8); put_le(b, 1, 4);
+    fs_buf_le(b, 0, 4); fs_buf_le(b, end64, 8); fs_buf_le(b, 1, 4);
   }
   put_s(b, "PK\5\6");
-  put_le(b, 0, 4);
-  put_le(b, zip64 ? 0xffff : (uint64_t)n, 2); put_le(b, zip64 ? 0xffff : (uint64_t)n, 2);
-  put_le(b, zip64 ? 0xffffffffu : cd_size, 4); put_le(b, zip64 ? 0xffffffffu : cd, 4);
-  put_le(b, 0, 2);
+  fs_buf_le(b, 0, 4);
+  fs_buf_le(b, zip64 ? 0xffff : (uint64_t)n, 2); fs_buf_le(b, zip64 ? 0xffff : (uint64_t)n, 2);
+  fs_buf_le(b, zip64 ? 0xffffffffu : cd_size, 4); fs_buf_le(b, zip64 ? 0xffffffffu : cd, 4);
+  fs_buf_le(b, 0, 2);
   free(off);
 }
 
-static void zip_build(buf_t *b, const zmember *m, int n) { zip_build64(b, m, n, 0); }
+static void zip_build(fs_buf *b, const zmember *m, int n) { zip_build64(b, m, n, 0); }
 
-static void pk_str(buf_t *b, const char *s) {
-  put_u8(b, 'X');
-  put_le(b, strlen(s), 4);
+static void pk_str(fs_buf *b, const char *s) {
+  fs_buf_u8(b, 'X');
+  fs_buf_le(b, strlen(s), 4);
   put_s(b, s);
 }
 
-static void pk_int(buf_t *b, int64_t v) {
-  put_u8(b, 'J');
-  put_le(b, (uint64_t)v, 4);
+static void pk_int(fs_buf *b, int64_t v) {
+  fs_buf_u8(b, 'J');
+  fs_buf_le(b, (uint64_t)v, 4);
 }
 
-static void pk_global(buf_t *b, const char *mod, const char *name) {
-  put_u8(b, 'c');
-  put_s(b, mod); put_u8(b, '\n');
-  put_s(b, name); put_u8(b, '\n');
+static void pk_global(fs_buf *b, const char *mod, const char *name) {
+  fs_buf_u8(b, 'c');
+  put_s(b, mod); fs_buf_u8(b, '\n');
+  put_s(b, name); fs_buf_u8(b, '\n');
 }
 
 /* _rebuild_tensor_v2(('storage', stype, key, 'cpu', numel), off, shape, stride,
  * False, OrderedDict()) as torch.save pickles it. */
-static void pk_tensor(buf_t *b, const char *stype, const char *key, int numel, int off,
+static void pk_tensor(fs_buf *b, const char *stype, const char *key, int numel, int off,
                       int nd, const int *shape, const int *stride) {
   pk_global(b, "torch._utils", "_rebuild_tensor_v2");
-  put_u8(b, '(');
-  put_u8(b, '(');
+  fs_buf_u8(b, '(');
+  fs_buf_u8(b, '(');
   pk_str(b, "storage"); pk_global(b, "torch", stype); pk_str(b, key); pk_str(b, "cpu");
   pk_int(b, numel);
-  put_u8(b, 't'); put_u8(b, 'Q');
+  fs_buf_u8(b, 't'); fs_buf_u8(b, 'Q');
   pk_int(b, off);
-  put_u8(b, '(');
+  fs_buf_u8(b, '(');
   for (int d = 0; d < nd; d++) pk_int(b, shape[d]);
-  put_u8(b, 't');
-  put_u8(b, '(');
+  fs_buf_u8(b, 't');
+  fs_buf_u8(b, '(');
   for (int d = 0; d < nd; d++) pk_int(b, stride[d]);
-  put_u8(b, 't');
-  put_u8(b, 0x89);
-  pk_global(b, "collections", "OrderedDict"); put_u8(b, ')'); put_u8(b, 'R');
-  put_u8(b, 't'); put_u8(b, 'R');
+  fs_buf_u8(b, 't');
+  fs_buf_u8(b, 0x89);
+  pk_global(b, "collections", "OrderedDict"); fs_buf_u8(b, ')'); fs_buf_u8(b, 'R');
+  fs_buf_u8(b, 't'); fs_buf_u8(b, 'R');
 }
 
 /* {name: tensor} pickle with a float32 storage '0' of `numel` elements
  * 0.5 * i, in a zip "ar/data.pkl", "ar/data/0", "ar/version". */
-static void torch_zip(buf_t *out, const buf_t *pkl, int numel) {
+static void torch_zip(fs_buf *out, const fs_buf *pkl, int numel) {
   float *st = malloc((size_t)(numel ? numel : 1) * sizeof *st);
   for (int i = 0; i < numel; i++) st[i] = 0.5f * (float)i;
   zmember m[3] = {{"ar/data.pkl", pkl->p, pkl->n},
@@ -410,16 +381,16 @@ static void torch_zip(buf_t *out, const buf_t *pkl, int numel) {
   free(st);
 }
 
-static void pk_one(buf_t *b, const char *stype, const char *key, int numel, int off, int nd,
+static void pk_one(fs_buf *b, const char *stype, const char *key, int numel, int off, int nd,
                    const int *shape, const int *stride) {
-  put(b, "\x80\x02}(", 4);
+  fs_buf_put(b, "\x80\x02}(", 4);
   pk_str(b, "w");
   pk_tensor(b, stype, key, numel, off, nd, shape, stride);
   put_s(b, "u.");
 }
 
-static void torch_fail(const buf_t *pkl, int numel, const char *reason) {
-  buf_t z = {0};
+static void torch_fail(const fs_buf *pkl, int numel, const char *reason) {
+  fs_buf z = {0};
   torch_zip(&z, pkl, numel);
   expect_bytes_fail("bad.pt", z.p, z.n, reason);
   free(z.p);
@@ -428,11 +399,11 @@ static void torch_fail(const buf_t *pkl, int numel, const char *reason) {
 START_TEST(test_torch_handbuilt) {
   /* 2 x 3 rows from storage element 2 on: value 0.5 * (2 + 3 r + c). */
   int shape[2] = {2, 3}, stride[2] = {3, 1};
-  buf_t p = {0}, z = {0};
+  fs_buf p = {0}, z = {0};
   pk_one(&p, "FloatStorage", "0", 8, 2, 2, shape, stride);
   torch_zip(&z, &p, 8);
   char *path = tmp_path("ok.pt");
-  write_file(path, z.p, z.n);
+  fs_test_write_file(path, z.p, z.n);
   fs_model m;
   open_ok(path, &m);
   ck_assert_int_eq(m.format, FS_FMT_TORCH);
@@ -449,7 +420,7 @@ START_TEST(test_torch_handbuilt) {
   for (int i = 0; i < 8; i++) st[i] = 0.5f * (float)i;
   zmember zm[2] = {{"ar/data.pkl", p.p, p.n}, {"ar/data/0", st, sizeof st}};
   zip_build64(&z, zm, 2, 1);
-  write_file(path, z.p, z.n);
+  fs_test_write_file(path, z.p, z.n);
   open_ok(path, &m);
   v = read_rows(&m, fs_model_find(&m, "w"), 1, 2);
   for (int i = 0; i < 3; i++) ck_assert(v[i] == 0.5 * (5 + i));
@@ -460,7 +431,7 @@ START_TEST(test_torch_handbuilt) {
   set_le(z.p + loc + 8, z.n, 8);
   free(path);
   path = tmp_path("bad64.pt");
-  write_file(path, z.p, z.n);
+  fs_test_write_file(path, z.p, z.n);
   expect_open_fail(path, "ZIP64 end record offset");
   free(p.p);
   free(z.p);
@@ -470,31 +441,31 @@ START_TEST(test_torch_handbuilt) {
   memset(&p, 0, sizeof p);
   memset(&z, 0, sizeof z);
   PUTLIT(&p, "\x80\x04\x95");
-  put_le(&p, 0, 8);
-  put_u8(&p, '}');
-  put_u8(&p, 0x94);                                     /* memo 0: the dict */
-  put_u8(&p, '(');
+  fs_buf_le(&p, 0, 8);
+  fs_buf_u8(&p, '}');
+  fs_buf_u8(&p, 0x94);                                     /* memo 0: the dict */
+  fs_buf_u8(&p, '(');
   PUTLIT(&p, "\x8c\x02lr");
-  put_u8(&p, 'G');
+  fs_buf_u8(&p, 'G');
   PUTLIT(&p, "\x3f\xb9\x99\x99\x99\x99\x99\x9a");     /* 0.1 big-endian */
   PUTLIT(&p, "\x8c\x04step");
   PUTLIT(&p, "\x8a\x02\x00\xff");                      /* LONG1 -256 */
   PUTLIT(&p, "\x8c\x06layers");
-  put_u8(&p, ']');
-  put_u8(&p, '(');
+  fs_buf_u8(&p, ']');
+  fs_buf_u8(&p, '(');
   PUTLIT(&p, "\x8c\x0ctorch._utils\x8c\x12_rebuild_tensor_v2\x93\x94"); /* memo 1 */
-  put_u8(&p, '(');
-  put_u8(&p, '(');
+  fs_buf_u8(&p, '(');
+  fs_buf_u8(&p, '(');
   PUTLIT(&p, "\x8c\x07storage\x8c\x05torch\x8c\x0c" "FloatStorage\x93\x8c\x01" "0\x8c\x03" "cpu");
   PUTLIT(&p, "K\x08tQK\x00K\x04\x85M\x01\x00\x85\x89");
   PUTLIT(&p, "\x8c\x0b" "collections\x8c\x0bOrderedDict\x93)Rt");
-  put_u8(&p, 'R');
-  put_u8(&p, 0x94);                                     /* memo 2: the tensor */
+  fs_buf_u8(&p, 'R');
+  fs_buf_u8(&p, 0x94);                                     /* memo 2: the tensor */
   PUTLIT(&p, "h\x02");                                  /* the same tensor again */
-  put_u8(&p, 'e');
+  fs_buf_u8(&p, 'e');
   PUTLIT(&p, "u.");
   torch_zip(&z, &p, 8);
-  write_file(path, z.p, z.n);
+  fs_test_write_file(path, z.p, z.n);
   open_ok(path, &m);
   ck_assert_int_eq(m.ntensors, 2);
   ck_assert_str_eq(fs_model_meta(&m, "lr"), "0.1");
@@ -513,7 +484,7 @@ END_TEST
 
 START_TEST(test_torch_hostile) {
   int shape[2] = {2, 3}, stride[2] = {3, 1}, bad_stride[2] = {1, 1};
-  buf_t p = {0};
+  fs_buf p = {0};
   /* A forbidden callable, never executed. */
   PUTLIT(&p, "\x80\x02");
   pk_global(&p, "os", "system");
@@ -551,26 +522,26 @@ START_TEST(test_torch_hostile) {
   pk_one(&p, "BoolStorage", "0", 8, 0, 2, shape, stride);
   torch_fail(&p, 8, "refusing pickle global torch.BoolStorage");
   /* Two members of one name. */
-  buf_t z = {0};
+  fs_buf z = {0};
   zmember twice[2] = {{"ar/data.pkl", p.p, p.n}, {"ar/data.pkl", p.p, p.n}};
   zip_build(&z, twice, 2);
   expect_bytes_fail("twice.pt", z.p, z.n, "zip member 'ar/data.pkl' appears twice");
   free(z.p);
   free(p.p);
   /* Stack overflow: a run of EMPTY_LISTs longer than the bound. */
-  buf_t deep = {0};
+  fs_buf deep = {0};
   put_s(&deep, "\x80\x02");
-  for (int i = 0; i < 70000; i++) put_u8(&deep, ']');
-  put_u8(&deep, '.');
+  for (int i = 0; i < 70000; i++) fs_buf_u8(&deep, ']');
+  fs_buf_u8(&deep, '.');
   torch_fail(&deep, 8, "stack deeper than");
   /* Lists nested 40 deep, built through the memo: the walk is bounded. */
   deep.n = 0;
   PUTLIT(&deep, "\x80\x02]q\x00");
   for (int i = 1; i <= 40; i++) {
     unsigned char op[8] = {'h', (unsigned char)(i - 1), ']', 'q', (unsigned char)i, 'a', '0'};
-    put(&deep, op, 7);
+    fs_buf_put(&deep, op, 7);
   }
-  put_u8(&deep, '.');
+  fs_buf_u8(&deep, '.');
   torch_fail(&deep, 8, "containers nested deeper than 32");
   free(deep.p);
 }
@@ -667,10 +638,4 @@ static Suite *npy_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(npy_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return fs_test_run(npy_suite()); }

@@ -515,10 +515,4 @@ static Suite *pair_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(pair_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return fs_test_run(pair_suite()); }

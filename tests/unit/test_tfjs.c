@@ -208,21 +208,14 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Hostile manifests                                                        */
 
-static void write_file(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  ck_assert(f != NULL);
-  ck_assert(fwrite(data, 1, n, f) == n);
-  fclose(f);
-}
-
 /* manifest.json in the temporary folder next to a 32-byte w.bin */
 static void must_fail(const char *json, const char *reason) {
   char path[512];
   unsigned char bin[32] = {0};
   snprintf(path, sizeof path, "%s", fs_test_tmpfile("w.bin"));
-  write_file(path, bin, sizeof bin);
+  fs_test_write_file(path, bin, sizeof bin);
   snprintf(path, sizeof path, "%s", fs_test_tmpfile("manifest.json"));
-  write_file(path, json, strlen(json));
+  fs_test_write_file(path, json, strlen(json));
   fs_model m;
   fs_error err;
   ck_assert_msg(fs_model_open(path, &m, &err) != 0, "accepted: %s", json);
@@ -289,13 +282,13 @@ START_TEST(test_shard_truncated) {
   unsigned char data[32] = {0};
   snprintf(bin, sizeof bin, "%s", fs_test_tmpfile("t.bin"));
   snprintf(man, sizeof man, "%s", fs_test_tmpfile("trunc.json"));
-  write_file(bin, data, sizeof data);
+  fs_test_write_file(bin, data, sizeof data);
   const char *json = G("\"t.bin\"", W("\"shape\":[8],\"dtype\":\"float32\""));
-  write_file(man, json, strlen(json));
+  fs_test_write_file(man, json, strlen(json));
   fs_model m;
   fs_error err;
   ck_assert_msg(fs_model_open(man, &m, &err) == 0, "%s", err.msg);
-  write_file(bin, data, 16);
+  fs_test_write_file(bin, data, 16);
   double v[8];
   ck_assert(fs_tensor_read_rows(&m, &m.tensors[0], 0, 1, v, &err) != 0);
   ck_assert_msg(strstr(err.msg, "tensor 't'") && strstr(err.msg, "end of file"), "%s", err.msg);
@@ -320,10 +313,4 @@ static Suite *tfjs_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(tfjs_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return fs_test_run(tfjs_suite()); }
