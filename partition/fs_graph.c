@@ -143,6 +143,7 @@ static int add_matrix(fs_graph *g, const fs_model *m, const mapslice *s, fs_erro
     x->r0 = s->oa, x->r1 = s->ob, x->c0 = s->ia, x->c1 = s->ib;
   x->block = s->block;
   x->head = s->head;
+  x->bn_gamma = x->bn_var = -1;
   return g->nmat++;
 }
 
@@ -439,6 +440,310 @@ static int build_transformer(const fs_model *m, const layout *L, fs_graph *g, fs
   return 0;
 }
 
+/* ---- convolutions: unfoldings, BatchNorm, ResNets, CNN chains ------------- */
+
+/* A pair whose spaces differ is skipped with a note (checkpoints whose names
+ * look like a family but whose shapes do not chain: grouped convolutions). */
+static int link(fs_graph *g, fs_pair_type type, int w, int r, int block, fs_error *err) {
+  if (w < 0 || r < 0) return 0;
+  if (fs_matrix_out_dim(&g->mat[w]) != fs_matrix_in_dim(&g->mat[r])) {
+    if (!g->note[0])
+      snprintf(g->note, sizeof g->note, "%s -> %s not paired: %lld outputs, %lld inputs",
+               g->mat[w].name, g->mat[r].name, (long long)fs_matrix_out_dim(&g->mat[w]),
+               (long long)fs_matrix_in_dim(&g->mat[r]));
+    return 0;
+  }
+  return add_pair(g, type, w, r, block, -1, err);
+}
+
+static double bn_eps_of(const fs_model *m) {
+  static const char *keys[] = {"config.batch_norm_eps", "config.bn_eps"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    const char *v = fs_model_meta(m, keys[i]);
+    char *end;
+    double x = v ? strtod(v, &end) : 0;
+    if (v && *end == '\0' && x > 0 && x < 1) return x;
+  }
+  return 1e-5;
+}
+
+/* The BatchNorm module bn (a name prefix: "layer1.0.bn1") after a layer of
+ * nout outputs: running_var is required, weight (gamma) optional. */
+typedef struct bnorm {
+  int gamma, var;
+  double eps;
+  char module[FS_MATRIX_NAME_MAX];
+} bnorm;
+
+static bnorm find_bn(const fs_model *m, const char *module, int64_t nout) {
+  bnorm b = {-1, -1, 0, ""};
+  char name[320];
+  snprintf(name, sizeof name, "%s.running_var", module);
+  int v = fs_model_index(m, name);
+  if (v < 0 || m->tensors[v].ndim != 1 || m->tensors[v].shape[0] != nout) return b;
+  snprintf(name, sizeof name, "%s.weight", module);
+  int g = fs_model_index(m, name);
+  b.gamma = (g >= 0 && m->tensors[g].ndim == 1 && m->tensors[g].shape[0] == nout) ? g : -1;
+  b.var = v;
+  b.eps = bn_eps_of(m);
+  snprintf(b.module, sizeof b.module, "%s", module);
+  return b;
+}
+
+/* The BatchNorm module is always a sibling of the layer's module (bn1 next to
+ * conv1, downsample.1 next to downsample.0): names carry its last component. */
+static const char *bn_sibling(const bnorm *bn) {
+  const char *dot = strrchr(bn->module, '.');
+  return dot ? dot + 1 : bn->module;
+}
+
+static int is_conv(const fs_model *m, int t) { return t >= 0 && m->tensors[t].ndim >= 3; }
+
+/* Output channels of a conv or linear layer. */
+static int64_t layer_out(const fs_model *m, int t) { return fs_tensor_rows(&m->tensors[t]); }
+
+/* A layer as writer: its output unfolding [c_out, c_in k], BatchNorm folded
+ * into the rows.  The name says which BatchNorm: "layer1.0.conv1.weight[bn bn1]"
+ * for layer1.0.bn1. */
+static int add_out(fs_graph *g, const fs_model *m, int t, const bnorm *bn, int block,
+                   fs_error *err) {
+  char sfx[FS_MATRIX_NAME_MAX + 16] = "";
+  if (bn->var >= 0) snprintf(sfx, sizeof sfx, "[bn %s]", bn_sibling(bn));
+  mapslice s = {t, 0, -1, block, -1, 0, layer_out(m, t), 1, 0, 0, fs_tensor_cols(&m->tensors[t]),
+                sfx};
+  int i = add_matrix(g, m, &s, err);
+  if (i >= 0) g->mat[i].bn_gamma = bn->gamma, g->mat[i].bn_var = bn->var, g->mat[i].bn_eps = bn->eps;
+  return i;
+}
+
+/* A layer as reader of cin channels: its input unfolding I = [cin, c_out k],
+ * k = inputs / cin (the spatial size of a kernel, or H W of a flattened
+ * [C, H, W] map), a transposed map; "conv2.weight[in][bn bn2]". */
+static int add_in(fs_graph *g, const fs_model *m, int t, int64_t cin, const bnorm *bn, int block,
+                  fs_error *err) {
+  int64_t k = fs_tensor_cols(&m->tensors[t]) / cin;
+  char sfx[FS_MATRIX_NAME_MAX + 16] = "[in]";
+  if (bn->var >= 0) snprintf(sfx, sizeof sfx, "[in][bn %s]", bn_sibling(bn));
+  mapslice s = {t, 1, -1, block, -1, 0, layer_out(m, t) * k, 1, 0, 0, cin, sfx};
+  int i = add_matrix(g, m, &s, err);
+  if (i < 0) return i;
+  fs_matrix *x = &g->mat[i];
+  x->unfold_in = 1, x->ksize = k;
+  x->bn_gamma = bn->gamma, x->bn_var = bn->var, x->bn_eps = bn->eps;
+  return i;
+}
+
+/* torchvision ResNet: P layerL.B.{conv1,conv2,conv3,downsample.0}.weight. */
+typedef struct rn_block {
+  int L, B;
+  int conv[3], ds; /* tensors, -1 if absent */
+} rn_block;
+
+static int rn_cmp(const void *a, const void *b) {
+  const rn_block *x = a, *y = b;
+  return x->L != y->L ? (x->L > y->L) - (x->L < y->L) : (x->B > y->B) - (x->B < y->B);
+}
+
+/* "layerL.B.rest" at s: L, B and rest. */
+static int parse_layer(const char *s, int *L, int *B, const char **rest) {
+  if (strncmp(s, "layer", 5)) return 0;
+  char *e;
+  if (s[5] < '0' || s[5] > '9') return 0;
+  long l = strtol(s + 5, &e, 10);
+  if (*e != '.' || e[1] < '0' || e[1] > '9' || l > 1000) return 0;
+  long b = strtol(e + 1, &e, 10);
+  if (*e != '.' || b > 100000) return 0;
+  *L = (int)l, *B = (int)b, *rest = e + 1;
+  return 1;
+}
+
+/* The prefix P of the first "P layerL.B.conv1.weight" (4-D), or -1. */
+static int resnet_prefix(const fs_model *m, const char *used, char *P, size_t n) {
+  for (int t = 0; t < m->ntensors; t++) {
+    const char *name = m->tensors[t].name, *rest;
+    int L, B;
+    if (used[t] || !is_conv(m, t)) continue;
+    for (const char *p = strstr(name, "layer"); p; p = strstr(p + 1, "layer"))
+      if ((p == name || p[-1] == '.') && parse_layer(p, &L, &B, &rest) &&
+          !strcmp(rest, "conv1.weight") && (size_t)(p - name) < n) {
+        snprintf(P, n, "%.*s", (int)(p - name), name);
+        return 0;
+      }
+  }
+  return -1;
+}
+
+static int collect_blocks(const fs_model *m, const char *used, const char *P, rn_block *blk) {
+  static const char *roles[4] = {"conv1.weight", "conv2.weight", "conv3.weight",
+                                 "downsample.0.weight"};
+  int n = 0;
+  size_t np = strlen(P);
+  for (int t = 0; t < m->ntensors; t++) {
+    const char *name = m->tensors[t].name, *rest;
+    int L, B, r;
+    if (used[t] || !is_conv(m, t) || strncmp(name, P, np) || !parse_layer(name + np, &L, &B, &rest))
+      continue;
+    for (r = 0; r < 4 && strcmp(rest, roles[r]); r++) {}
+    if (r == 4) continue;
+    int i;
+    for (i = 0; i < n && (blk[i].L != L || blk[i].B != B); i++) {}
+    if (i == n) blk[n++] = (rn_block){L, B, {-1, -1, -1}, -1};
+    if (r < 3) blk[i].conv[r] = t;
+    else blk[i].ds = t;
+  }
+  qsort(blk, (size_t)n, sizeof *blk, rn_cmp);
+  return n;
+}
+
+static int build_resnet(const fs_model *m, const char *used, fs_graph *g, fs_error *err) {
+  char P[192], name[320];
+  if (resnet_prefix(m, used, P, sizeof P)) return 0;
+  rn_block *blk = malloc(sizeof *blk * (size_t)(m->ntensors + 1));
+  if (!blk) return fs_fail(err, "out of memory building the layer graph");
+  int nb = collect_blocks(m, used, P, blk), rc = 0;
+  int writers[2] = {-1, -1}; /* the output of the previous block (or the stem) */
+  snprintf(name, sizeof name, "%sconv1.weight", P);
+  int stem = fs_model_index(m, name);
+  if (stem >= 0 && !used[stem] && is_conv(m, stem)) {
+    snprintf(name, sizeof name, "%sbn1", P);
+    bnorm bn = find_bn(m, name, layer_out(m, stem));
+    if ((writers[0] = add_out(g, m, stem, &bn, -1, err)) < 0) rc = FS_ERR;
+  }
+  for (int b = 0; b < nb && !rc; b++) {
+    const rn_block *x = &blk[b];
+    int out[3] = {-1, -1, -1}, in[3] = {-1, -1, -1}, ds_out = -1, ds_in = -1;
+    for (int j = 0; j < 3 && x->conv[j] >= 0 && !rc; j++) {
+      int t = x->conv[j];
+      snprintf(name, sizeof name, "%slayer%d.%d.bn%d", P, x->L, x->B, j + 1);
+      bnorm bn = find_bn(m, name, layer_out(m, t));
+      out[j] = add_out(g, m, t, &bn, b, err);
+      in[j] = add_in(g, m, t, m->tensors[t].shape[1], &bn, b, err);
+      if (out[j] < 0 || in[j] < 0) rc = FS_ERR;
+      else if (j > 0) rc = link(g, FS_PAIR_BLOCK, out[j - 1], in[j], b, err);
+    }
+    if (x->ds >= 0 && !rc) {
+      snprintf(name, sizeof name, "%slayer%d.%d.downsample.1", P, x->L, x->B);
+      bnorm bn = find_bn(m, name, layer_out(m, x->ds));
+      ds_out = add_out(g, m, x->ds, &bn, b, err);
+      ds_in = add_in(g, m, x->ds, m->tensors[x->ds].shape[1], &bn, b, err);
+      if (ds_out < 0 || ds_in < 0) rc = FS_ERR;
+    }
+    for (int w = 0; w < 2 && !rc; w++) {
+      rc = link(g, FS_PAIR_BLOCK, writers[w], in[0], b, err);
+      if (!rc) rc = link(g, FS_PAIR_BLOCK, writers[w], ds_in, b, err);
+    }
+    int last = out[2] >= 0 ? out[2] : out[1] >= 0 ? out[1] : out[0];
+    writers[0] = last, writers[1] = ds_out;
+  }
+  snprintf(name, sizeof name, "%sfc.weight", P);
+  int fc = fs_model_index(m, name);
+  if (!rc && nb && fc >= 0 && !used[fc] && m->tensors[fc].ndim == 2) {
+    int c = add_whole(g, m, fc, 0, -1, nb, err);
+    rc = c < 0 ? FS_ERR : 0;
+    for (int w = 0; w < 2 && !rc; w++) rc = link(g, FS_PAIR_CLASSIFIER, writers[w], c, nb, err);
+  }
+  if (!rc && nb && !g->family[0]) snprintf(g->family, sizeof g->family, "resnet");
+  free(blk);
+  return rc;
+}
+
+/* CNN chains: weights "<group><stem><N>.weight" (features.0.weight: group
+ * "features.", stem ""; conv1.weight: group "", stem "conv"), convolutions
+ * before linear layers, then by stem and index. */
+typedef struct cnn_key {
+  char group[192], stem[32];
+  long index;
+  int tensor, linear;
+} cnn_key;
+
+static int cnn_key_of(const fs_model *m, int t, cnn_key *k) {
+  const char *name = m->tensors[t].name;
+  size_t n = strlen(name);
+  if (n < 8 || strcmp(name + n - 7, ".weight")) return 0;
+  const char *end = name + n - 7, *c = end;
+  while (c > name && c[-1] != '.') c--;
+  const char *d = c;
+  while (d < end && ((*d >= 'a' && *d <= 'z') || (*d >= 'A' && *d <= 'Z') || *d == '_')) d++;
+  if (d == end || end - d > 6 || d - c >= (long)sizeof k->stem || c - name >= (long)sizeof k->group)
+    return 0;
+  for (const char *p = d; p < end; p++)
+    if (*p < '0' || *p > '9') return 0;
+  snprintf(k->group, sizeof k->group, "%.*s", (int)(c - name), name);
+  snprintf(k->stem, sizeof k->stem, "%.*s", (int)(d - c), c);
+  k->index = strtol(d, NULL, 10);
+  k->tensor = t;
+  k->linear = m->tensors[t].ndim == 2;
+  return 1;
+}
+
+static int cnn_cmp(const void *a, const void *b) {
+  const cnn_key *x = a, *y = b;
+  int c = strcmp(x->group, y->group);
+  if (!c) c = x->linear - y->linear;
+  if (!c) c = strcmp(x->stem, y->stem);
+  return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The BatchNorm after a layer: "convN" -> "bnN", "N" -> "N+1" (Sequential). */
+static bnorm cnn_bn(const fs_model *m, const cnn_key *k) {
+  char module[320];
+  bnorm none = {-1, -1, 0, ""};
+  if (!strcmp(k->stem, "conv")) snprintf(module, sizeof module, "%sbn%ld", k->group, k->index);
+  else if (!k->stem[0]) snprintf(module, sizeof module, "%s%ld", k->group, k->index + 1);
+  else return none;
+  return find_bn(m, module, layer_out(m, k->tensor));
+}
+
+/* One group [a, b) holding a convolution: every member written through its
+ * output unfolding; member i+1 reads member i's channels through its input
+ * unfolding (a conv), directly (a linear after global pooling: in = c) or
+ * through a flattened [c, H, W] map (a linear with in = c H W). */
+static int cnn_group(const fs_model *m, const cnn_key *keys, int a, int b, fs_graph *g,
+                     fs_error *err) {
+  int prev = -1, rc = 0;
+  for (int i = a; i < b && !rc; i++) {
+    int t = keys[i].tensor, depth = i - a;
+    bnorm bn = cnn_bn(m, &keys[i]);
+    int o = add_out(g, m, t, &bn, depth, err);
+    if (o < 0) return FS_ERR;
+    if (prev >= 0) {
+      int pt = keys[i - 1].tensor, r = -1;
+      int64_t c = layer_out(m, pt), in = fs_tensor_cols(&m->tensors[t]);
+      if ((is_conv(m, t) && m->tensors[t].shape[1] == c) ||
+          (!is_conv(m, t) && is_conv(m, pt) && in != c && in % c == 0)) {
+        if ((r = add_in(g, m, t, c, &bn, depth, err)) < 0) return FS_ERR;
+      } else if (!is_conv(m, t) && in == c) {
+        r = o;
+      } else if (!g->note[0])
+        snprintf(g->note, sizeof g->note, "%s -> %s not paired: %lld channels, %lld inputs",
+                 m->tensors[pt].name, m->tensors[t].name, (long long)c,
+                 (long long)(is_conv(m, t) ? m->tensors[t].shape[1] : in));
+      rc = link(g, FS_PAIR_CHAIN, prev, r, depth - 1, err);
+    }
+    prev = o;
+  }
+  return rc;
+}
+
+static int build_cnn_chains(const fs_model *m, const char *used, fs_graph *g, fs_error *err) {
+  cnn_key *keys = malloc(sizeof *keys * (size_t)(m->ntensors + 1));
+  if (!keys) return fs_fail(err, "out of memory building the layer graph");
+  int n = 0, rc = 0, groups = 0;
+  for (int t = 0; t < m->ntensors; t++)
+    if (!used[t] && (m->tensors[t].ndim == 2 || is_conv(m, t)) &&
+        fs_tensor_numel(&m->tensors[t]) > 0 && cnn_key_of(m, t, &keys[n]))
+      n++;
+  qsort(keys, (size_t)n, sizeof *keys, cnn_cmp);
+  for (int a = 0, b; a < n && !rc; a = b) {
+    int conv = 0;
+    for (b = a; b < n && !strcmp(keys[b].group, keys[a].group); b++) conv |= !keys[b].linear;
+    if (conv) rc = cnn_group(m, keys, a, b, g, err), groups++;
+  }
+  free(keys);
+  if (!rc && groups && !g->family[0]) snprintf(g->family, sizeof g->family, "cnn");
+  return rc;
+}
+
 /* ---- plain MLP chains ------------------------------------------------------ */
 
 typedef struct chain_key {
@@ -499,6 +804,8 @@ static void mark_used(const fs_graph *g, char *used) {
   for (int i = 0; i < g->nmat; i++) {
     used[g->mat[i].tensor] = 1;
     if (g->mat[i].fold >= 0) used[g->mat[i].fold] = 1;
+    if (g->mat[i].bn_gamma >= 0) used[g->mat[i].bn_gamma] = 1;
+    if (g->mat[i].bn_var >= 0) used[g->mat[i].bn_var] = 1;
   }
 }
 
@@ -512,6 +819,14 @@ int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err) {
   free(L.role);
   if (!rc) {
     mark_used(g, used);
+    rc = build_resnet(m, used, g, err);
+    mark_used(g, used);
+  }
+  if (!rc) {
+    rc = build_cnn_chains(m, used, g, err);
+    mark_used(g, used);
+  }
+  if (!rc) {
     char *placed = calloc((size_t)m->ntensors + 1, 1);
     rc = placed ? build_chains(m, used, g, placed, err)
                 : fs_fail(err, "out of memory building the layer graph");

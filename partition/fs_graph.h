@@ -13,6 +13,11 @@
  *            RoBERTa (norms after the residual add), GPT-NeoX/Pythia (fused QKV
  *            interleaved per head, parallel attention and MLP), ViT; pairs mlp,
  *            ov (per head), residual, classifier;
+ *   resnet - torchvision ResNet names (conv1/bn1 stem, layerL.B.convK/bnK,
+ *            layerL.B.downsample.0/.1, fc): pairs block and classifier, every
+ *            conv BatchNorm-folded, readers through their input unfolding;
+ *   cnn    - conv (and linear) layers of one indexed group (features.0, features.3;
+ *            conv1, conv2, fc1), consecutive when the channels chain: pairs chain;
  *   mlp    - 2-D tensors that differ only in one layer index (net.0, net.2, fc1, fc2),
  *            consecutive when the shapes chain: pairs chain;
  *   matrices - anything else: every 2-D tensor analysed alone.
@@ -54,6 +59,19 @@ typedef struct fs_matrix {
                                     (embedding tables, GPT-2 Conv1D [in, out]) */
   int block;                     /* depth: block index or chain position; -1 if none */
   int head;                      /* head (or kv head) of a slice; -1 for whole matrices */
+  /* Convolutions (SPEC section 2).  unfold_in = 1: the matrix is the input
+   * unfolding I = [c_in, c_out * ksize] of a kernel whose stored view is
+   * O = [c_out, c_in * ksize], I[ci][co * ksize + s] = O[co][ci * ksize + s];
+   * r0..r1, c0..c1 then index I, and transposed = 1 (the map reads R^{c_in}:
+   * its reader basis is I's left singular vectors).  ksize is the spatial size
+   * kh * kw (for a linear layer reading a flattened [C, H, W] map: H * W). */
+  int unfold_in;
+  int64_t ksize;
+  /* BatchNorm after the layer, folded into its outputs: output channel co is
+   * scaled by gamma[co] / sqrt(var[co] + bn_eps) (gamma = 1 when bn_gamma < 0).
+   * bn_var < 0: no BatchNorm. */
+  int bn_gamma, bn_var;
+  double bn_eps;
 } fs_matrix;
 
 typedef struct fs_pair {

@@ -3,7 +3,11 @@
 with random weights and the real families' tensor names, layouts and
 config.json (width 16, 4 heads, MLP 64, 2 blocks): GPT-2 (Conv1D [in, out],
 fused c_attn), GPT-NeoX (fused QKV interleaved per head), BERT (post-norm),
-ViT (patch convolution).  usage: make_families.py DIR"""
+ViT (patch convolution); and two convolutional networks with BatchNorm
+(random running statistics): a torchvision-named ResNet of two stages, the
+second opening with a downsample block, and a LeNet-named CNN chain whose
+first linear layer reads a flattened [C, H, W] map.
+usage: make_families.py DIR"""
 import json
 import os
 import struct
@@ -89,7 +93,43 @@ def vit():
     return t, {"model_type": "vit", "num_attention_heads": H, "hidden_size": D}
 
 
+def conv(co, ci, k):
+    return rng.standard_normal((co, ci, k, k)) / np.sqrt(ci * k * k)
+
+
+def bn(t, module, c):
+    t.update({module + ".weight": 1 + 0.3 * rng.standard_normal(c),
+              module + ".bias": 0.1 * rng.standard_normal(c),
+              module + ".running_mean": 0.1 * rng.standard_normal(c),
+              module + ".running_var": rng.uniform(0.2, 3.0, c)})
+
+
+def resnet():
+    t = {"conv1.weight": conv(4, 3, 3)}
+    bn(t, "bn1", 4)
+    for stage, (ci, co) in enumerate(((4, 4), (4, 8)), 1):
+        p = "layer%d.0." % stage
+        t[p + "conv1.weight"] = conv(co, ci, 3)
+        bn(t, p + "bn1", co)
+        t[p + "conv2.weight"] = conv(co, co, 3)
+        bn(t, p + "bn2", co)
+        if ci != co:
+            t[p + "downsample.0.weight"] = conv(co, ci, 1)
+            bn(t, p + "downsample.1", co)
+    t.update({"fc.weight": w(5, 8), "fc.bias": 0.1 * rng.standard_normal(5)})
+    return t, {"model_type": "resnet"}
+
+
+def cnn():
+    t = {"conv1.weight": conv(4, 2, 3)}
+    bn(t, "bn1", 4)
+    t.update({"conv2.weight": conv(6, 4, 3), "conv2.bias": 0.1 * rng.standard_normal(6),
+              "fc1.weight": w(10, 6 * 2 * 2), "fc2.weight": w(3, 10)})
+    return t, {"batch_norm_eps": 1e-3}
+
+
 if __name__ == "__main__":
-    for name, make in (("gpt2", gpt2), ("neox", neox), ("bert", bert), ("vit", vit)):
+    for name, make in (("gpt2", gpt2), ("neox", neox), ("bert", bert), ("vit", vit),
+                       ("resnet", resnet), ("cnn", cnn)):
         tensors, config = make()
         write(os.path.join(sys.argv[1], name), tensors, config)

@@ -468,6 +468,236 @@ START_TEST(no_rule_applies) {
 }
 END_TEST
 
+/* ---- convolutional networks ------------------------------------------------ */
+
+static void fake_conv(fake *f, const char *name, int64_t co, int64_t ci, int64_t kh, int64_t kw) {
+  fake_tensor(f, name, 2, co, ci * kh * kw);
+  fs_tensor *t = &f->m.tensors[f->m.ntensors - 1];
+  t->ndim = 4, t->shape[1] = ci, t->shape[2] = kh, t->shape[3] = kw;
+}
+
+static void fake_bn(fake *f, const char *module, int64_t c) {
+  static const char *parts[] = {"weight", "bias", "running_mean", "running_var"};
+  for (int i = 0; i < 4; i++) {
+    char n[160];
+    snprintf(n, sizeof n, "%s.%s", module, parts[i]);
+    fake_tensor(f, n, 1, c, 0);
+  }
+}
+
+/* A conv and its BatchNorm: PFX conv, PFX bn (module names). */
+static void fake_conv_bn(fake *f, const char *conv, const char *bn, int64_t co, int64_t ci, int64_t k) {
+  char n[160];
+  snprintf(n, sizeof n, "%s.weight", conv);
+  fake_conv(f, n, co, ci, k, k);
+  fake_bn(f, bn, co);
+}
+
+static const char *tname(const fake *f, int t) { return t >= 0 ? f->m.tensors[t].name : "(none)"; }
+
+/* An input unfolding: rows = c_in, columns = c_out k, a transposed map. */
+static void expect_unfolded(const fake *f, const fs_graph *g, const char *name, int64_t cin,
+                            int64_t cout, int64_t k, const char *gamma, const char *var) {
+  const fs_matrix *x = find_matrix(g, name);
+  ck_assert_msg(x != NULL, "no matrix %s", name);
+  ck_assert_int_eq(x->unfold_in, 1);
+  ck_assert_int_eq(x->transposed, 1);
+  ck_assert_int_eq(x->ksize, k);
+  ck_assert_int_eq(x->r0, 0);
+  ck_assert_int_eq(x->r1, cin);
+  ck_assert_int_eq(x->c0, 0);
+  ck_assert_int_eq(x->c1, cout * k);
+  ck_assert_int_eq(x->rep, 1);
+  ck_assert_int_eq(fs_matrix_in_dim(x), cin);
+  ck_assert_int_eq(x->fold, -1);
+  ck_assert_str_eq(tname(f, x->bn_gamma), gamma);
+  ck_assert_str_eq(tname(f, x->bn_var), var);
+}
+
+/* An output unfolding [c_out, c_in k], BatchNorm folded into its rows. */
+static void expect_out(const fake *f, const fs_graph *g, const char *name, int64_t cout,
+                       int64_t cols, const char *gamma, const char *var, int block) {
+  const fs_matrix *x = find_matrix(g, name);
+  ck_assert_msg(x != NULL, "no matrix %s", name);
+  ck_assert_int_eq(x->unfold_in, 0);
+  ck_assert_int_eq(x->transposed, 0);
+  ck_assert_int_eq(fs_matrix_rows(x), cout);
+  ck_assert_int_eq(fs_matrix_cols(x), cols);
+  ck_assert_int_eq(x->fold, -1);
+  ck_assert_str_eq(tname(f, x->bn_gamma), gamma);
+  ck_assert_str_eq(tname(f, x->bn_var), var);
+  ck_assert_int_eq(x->block, block);
+}
+
+/* ResNet-18 shape, two stages of two basic blocks, widths 8 and 16; layer2.0
+ * has a 1x1 downsample.  By hand: matrices = stem O + 4 blocks x 2 convs x
+ * (O, I) + downsample (O, I) + fc = 20; block pairs = 4 (conv1 -> conv2) +
+ * stem -> layer1.0.conv1 + layer1.0 -> layer1.1.conv1 + layer1.1 -> layer2.0
+ * conv1 and downsample (2) + layer2.0 conv2 and downsample -> layer2.1.conv1
+ * (2) = 10; classifier layer2.1.conv2 -> fc. */
+START_TEST(resnet18_like) {
+  fake f;
+  fake_init(&f);
+  fake_conv_bn(&f, "conv1", "bn1", 8, 3, 7);
+  for (int L = 1; L <= 2; L++)
+    for (int B = 0; B < 2; B++) {
+      char c[64], b[64];
+      int64_t w = 8 * L, win = (L == 2 && B == 0) ? 8 : w;
+      for (int j = 1; j <= 2; j++) {
+        snprintf(c, sizeof c, "layer%d.%d.conv%d", L, B, j);
+        snprintf(b, sizeof b, "layer%d.%d.bn%d", L, B, j);
+        fake_conv_bn(&f, c, b, w, j == 1 ? win : w, 3);
+      }
+    }
+  fake_conv_bn(&f, "layer2.0.downsample.0", "layer2.0.downsample.1", 16, 8, 1);
+  fake_tensor(&f, "fc.weight", 2, 10, 16);
+  fake_tensor(&f, "fc.bias", 1, 10, 0);
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_str_eq(g.family, "resnet");
+  ck_assert_str_eq(g.note, "");
+  ck_assert_int_eq(g.nmat, 20);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_BLOCK), 10);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_CLASSIFIER), 1);
+  ck_assert_int_eq(g.npair, 11);
+  /* the stem: output unfolding only, BatchNorm bn1 */
+  expect_out(&f, &g, "conv1.weight[bn bn1]", 8, 3 * 49, "bn1.weight", "bn1.running_var", -1);
+  ck_assert_ptr_null(find_matrix(&g, "conv1.weight[in][bn bn1]"));
+  ck_assert_double_eq(find_matrix(&g, "conv1.weight[bn bn1]")->bn_eps, 1e-5);
+  expect_out(&f, &g, "layer2.0.conv1.weight[bn bn1]", 16, 8 * 9, "layer2.0.bn1.weight",
+             "layer2.0.bn1.running_var", 2);
+  expect_unfolded(&f, &g, "layer1.0.conv1.weight[in][bn bn1]", 8, 8, 9, "layer1.0.bn1.weight",
+                  "layer1.0.bn1.running_var");
+  expect_unfolded(&f, &g, "layer2.0.conv1.weight[in][bn bn1]", 8, 16, 9, "layer2.0.bn1.weight",
+                  "layer2.0.bn1.running_var");
+  expect_unfolded(&f, &g, "layer2.0.downsample.0.weight[in][bn 1]", 8, 16, 1,
+                  "layer2.0.downsample.1.weight", "layer2.0.downsample.1.running_var");
+  expect_out(&f, &g, "layer2.0.downsample.0.weight[bn 1]", 16, 8,
+             "layer2.0.downsample.1.weight", "layer2.0.downsample.1.running_var", 2);
+  const fs_pair *p = pair_of(&g, FS_PAIR_BLOCK, "conv1.weight[bn bn1]", "layer1.0.conv1.weight[in][bn bn1]");
+  ck_assert_int_eq(p->block, 0);
+  p = pair_of(&g, FS_PAIR_BLOCK, "layer1.1.conv1.weight[bn bn1]", "layer1.1.conv2.weight[in][bn bn2]");
+  ck_assert_int_eq(p->block, 1);
+  pair_of(&g, FS_PAIR_BLOCK, "layer1.0.conv2.weight[bn bn2]", "layer1.1.conv1.weight[in][bn bn1]");
+  pair_of(&g, FS_PAIR_BLOCK, "layer1.1.conv2.weight[bn bn2]", "layer2.0.conv1.weight[in][bn bn1]");
+  pair_of(&g, FS_PAIR_BLOCK, "layer1.1.conv2.weight[bn bn2]",
+          "layer2.0.downsample.0.weight[in][bn 1]");
+  pair_of(&g, FS_PAIR_BLOCK, "layer2.0.conv2.weight[bn bn2]", "layer2.1.conv1.weight[in][bn bn1]");
+  p = pair_of(&g, FS_PAIR_BLOCK, "layer2.0.downsample.0.weight[bn 1]",
+              "layer2.1.conv1.weight[in][bn bn1]");
+  ck_assert_int_eq(p->block, 3);
+  ck_assert_ptr_null(find_pair(&g, "layer1.0.conv2.weight[bn bn2]", "layer2.0.conv1.weight[in][bn bn1]"));
+  p = pair_of(&g, FS_PAIR_CLASSIFIER, "layer2.1.conv2.weight[bn bn2]", "fc.weight");
+  ck_assert_int_eq(p->block, 4);
+  const fs_matrix *fc = find_matrix(&g, "fc.weight");
+  ck_assert_int_eq(fc->unfold_in + fc->transposed, 0);
+  ck_assert_int_eq(fs_matrix_in_dim(fc), 16);
+  ck_assert_int_eq(fc->bn_var, -1);
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
+/* Bottleneck blocks (conv1 1x1, conv2 3x3, conv3 1x1) under a prefix, a
+ * downsample in the first block (the stem writes to both its readers), and a
+ * BatchNorm eps from the configuration. */
+START_TEST(resnet_bottleneck_prefix) {
+  fake f;
+  fake_init(&f);
+  fake_conv_bn(&f, "model.conv1", "model.bn1", 4, 3, 3);
+  fake_conv_bn(&f, "model.layer1.0.conv1", "model.layer1.0.bn1", 2, 4, 1);
+  fake_conv_bn(&f, "model.layer1.0.conv2", "model.layer1.0.bn2", 2, 2, 3);
+  fake_conv_bn(&f, "model.layer1.0.conv3", "model.layer1.0.bn3", 8, 2, 1);
+  fake_conv_bn(&f, "model.layer1.0.downsample.0", "model.layer1.0.downsample.1", 8, 4, 1);
+  fake_tensor(&f, "model.fc.weight", 2, 5, 8);
+  fake_meta(&f, "config.batch_norm_eps", "0.001");
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_str_eq(g.family, "resnet");
+  ck_assert_int_eq(g.nmat, 1 + 3 * 2 + 2 + 1);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_BLOCK), 2 + 2);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_CLASSIFIER), 2);
+  pair_of(&g, FS_PAIR_BLOCK, "model.layer1.0.conv2.weight[bn bn2]", "model.layer1.0.conv3.weight[in][bn bn3]");
+  pair_of(&g, FS_PAIR_BLOCK, "model.conv1.weight[bn bn1]",
+          "model.layer1.0.downsample.0.weight[in][bn 1]");
+  pair_of(&g, FS_PAIR_CLASSIFIER, "model.layer1.0.downsample.0.weight[bn 1]", "model.fc.weight");
+  pair_of(&g, FS_PAIR_CLASSIFIER, "model.layer1.0.conv3.weight[bn bn3]", "model.fc.weight");
+  expect_unfolded(&f, &g, "model.layer1.0.conv2.weight[in][bn bn2]", 2, 2, 9,
+                  "model.layer1.0.bn2.weight", "model.layer1.0.bn2.running_var");
+  ck_assert_double_eq(find_matrix(&g, "model.layer1.0.conv2.weight[in][bn bn2]")->bn_eps, 1e-3);
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
+/* LeNet names: conv1 (BatchNorm bn1), conv2 (none), fc1 reading the flattened
+ * [16, 5, 5] map, fc2, fc3.  By hand: conv2 reads 6 channels through I =
+ * [6, 16 x 25]; fc1 [120, 400] reads 16 channels through I = [16, 120 x 25]
+ * (I[c][o 25 + p] = W[o][c 25 + p]); fc2 and fc3 read directly. */
+START_TEST(cnn_chain_lenet) {
+  fake f;
+  fake_init(&f);
+  fake_conv_bn(&f, "conv1", "bn1", 6, 1, 5);
+  fake_conv(&f, "conv2.weight", 16, 6, 5, 5);
+  fake_tensor(&f, "conv2.bias", 1, 16, 0);
+  fake_tensor(&f, "fc1.weight", 2, 120, 400);
+  fake_tensor(&f, "fc2.weight", 2, 84, 120);
+  fake_tensor(&f, "fc3.weight", 2, 10, 84);
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_str_eq(g.family, "cnn");
+  ck_assert_str_eq(g.note, "");
+  ck_assert_int_eq(g.nmat, 7);
+  ck_assert_int_eq(count_type(&g, FS_PAIR_CHAIN), 4);
+  ck_assert_int_eq(g.npair, 4);
+  expect_out(&f, &g, "conv1.weight[bn bn1]", 6, 25, "bn1.weight", "bn1.running_var", 0);
+  expect_out(&f, &g, "conv2.weight", 16, 150, "(none)", "(none)", 1);
+  expect_unfolded(&f, &g, "conv2.weight[in]", 6, 16, 25, "(none)", "(none)");
+  expect_unfolded(&f, &g, "fc1.weight[in]", 16, 120, 25, "(none)", "(none)");
+  const fs_pair *p = pair_of(&g, FS_PAIR_CHAIN, "conv1.weight[bn bn1]", "conv2.weight[in]");
+  ck_assert_int_eq(p->block, 0);
+  pair_of(&g, FS_PAIR_CHAIN, "conv2.weight", "fc1.weight[in]");
+  pair_of(&g, FS_PAIR_CHAIN, "fc1.weight", "fc2.weight");
+  p = pair_of(&g, FS_PAIR_CHAIN, "fc2.weight", "fc3.weight");
+  ck_assert_int_eq(p->block, 3);
+  ck_assert_int_eq(find_matrix(&g, "fc3.weight")->block, 4);
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
+/* A Sequential: features.N with the BatchNorm at N+1; a grouped conv whose
+ * channels do not chain is not paired (and said so); a linear reading the
+ * pooled channels directly; a linear group of its own is left to the MLP rule. */
+START_TEST(cnn_chain_sequential) {
+  fake f;
+  fake_init(&f);
+  fake_conv_bn(&f, "features.0", "features.1", 8, 3, 3);
+  fake_conv_bn(&f, "features.3", "features.4", 16, 8, 3);
+  fake_conv(&f, "features.7.weight", 16, 4, 3, 3); /* groups = 4 */
+  fake_tensor(&f, "features.9.weight", 2, 12, 16);
+  fake_tensor(&f, "classifier.0.weight", 2, 10, 12);
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_str_eq(g.family, "cnn");
+  ck_assert_int_eq(g.npair, 2);
+  pair_of(&g, FS_PAIR_CHAIN, "features.0.weight[bn 1]", "features.3.weight[in][bn 4]");
+  expect_unfolded(&f, &g, "features.3.weight[in][bn 4]", 8, 16, 9, "features.4.weight",
+                  "features.4.running_var");
+  pair_of(&g, FS_PAIR_CHAIN, "features.7.weight", "features.9.weight"); /* pooled: in = 16 */
+  ck_assert_ptr_nonnull(strstr(g.note, "features.3.weight -> features.7.weight not paired"));
+  ck_assert_ptr_null(find_matrix(&g, "features.7.weight[in]"));
+  ck_assert_int_eq(find_matrix(&g, "classifier.0.weight")->block, -1);
+  ck_assert_int_eq(g.nmat, 6);
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("graph");
   TCase *tc = tcase_create("graph");
@@ -484,6 +714,10 @@ int main(void) {
   tcase_add_test(tc, fused_without_heads);
   tcase_add_test(tc, mlp_chain_and_strays);
   tcase_add_test(tc, no_rule_applies);
+  tcase_add_test(tc, resnet18_like);
+  tcase_add_test(tc, resnet_bottleneck_prefix);
+  tcase_add_test(tc, cnn_chain_lenet);
+  tcase_add_test(tc, cnn_chain_sequential);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
