@@ -37,7 +37,14 @@ static const char *usage_text =
     "                       and renamed when complete)\n"
     "  --zoo MANIFEST       models listed one per line ('#' comments; paths relative to\n"
     "                       the manifest)\n"
-    "  --k N                singular triplets per matrix, capped by its shape (default 64)\n"
+    "  --k N                singular triplets per matrix, capped by its shape (default 64);\n"
+    "                       the fixed rank policy, and the cap k_max of the others\n"
+    "  --energy F           rank policy: keep the smallest k whose sigma_i^2 sum to F of\n"
+    "                       ||W||_F^2, F in (0, 1] (capped by --k and the shape)\n"
+    "  --rank-tol T         rank policy: keep the numerical rank #{sigma_i > T sigma_1},\n"
+    "                       T in (0, 1) (capped by --k and the shape)\n"
+    "  --full-spectrum      also every singular value of every matrix (LAPACK on the owning\n"
+    "                       rank), the effective rank and the power-law exponent alpha\n"
     "  --eps LIST           angle tolerances in degrees, comma-separated (default 1,5,10)\n"
     "  --tau T              relative tolerance of the numerical rank (default 1e-6)\n"
     "  --quiet              no summary table\n"
@@ -130,7 +137,8 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
     const char *s = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     char *end;
     if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--zoo") ||
-        !strcmp(s, "--k") || !strcmp(s, "--eps") || !strcmp(s, "--tau")) {
+        !strcmp(s, "--k") || !strcmp(s, "--eps") || !strcmp(s, "--tau") ||
+        !strcmp(s, "--energy") || !strcmp(s, "--rank-tol")) {
       if (!val) return usage_error("option %s needs a value", s);
       i++;
       if (s[1] == 'o' || !strcmp(s, "--output")) a->opts.output = val;
@@ -145,9 +153,21 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
         a->opts.tau = strtod(val, &end);
         if (*end || !(a->opts.tau > 0 && a->opts.tau < 1))
           return usage_error("--tau wants a number in (0, 1), not '%s'", val);
+      } else { /* --energy or --rank-tol: one rank policy per run */
+        int energy = !strcmp(s, "--energy");
+        double v = strtod(val, &end);
+        if (*end || !(energy ? v > 0 && v <= 1 : v > 0 && v < 1))
+          return usage_error(energy ? "--energy wants a fraction in (0, 1], not '%s'"
+                                    : "--rank-tol wants a number in (0, 1), not '%s'", val);
+        fs_rank_policy p = energy ? FS_RANK_ENERGY : FS_RANK_TOL;
+        if (a->opts.rank_policy != FS_RANK_FIXED && a->opts.rank_policy != p)
+          return usage_error("%s", "--energy and --rank-tol exclude each other");
+        a->opts.rank_policy = p, a->opts.rank_param = v;
       }
     } else if (!strcmp(s, "--quiet")) {
       a->quiet = 1;
+    } else if (!strcmp(s, "--full-spectrum")) {
+      a->opts.full_spectrum = 1;
     } else if (s[0] == '-' && s[1] == '-') {
       return usage_error("unknown option %s", s);
     } else if (s[0] == '-' && s[1]) { /* PETSc option, with its value if one follows */

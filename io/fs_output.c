@@ -66,6 +66,18 @@ static void m_nrank(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I
 static void m_nrank_lb(const fs_run *R, int64_t i, void *dst, size_t width) {
   PUT_I(OK(R, i) ? R->stats[i].numrank_lower : -1);
 }
+static const fs_matrix_spectral *SP(const fs_run *R, int64_t i) { return &R->spectral[i]; }
+static int FULL(const fs_run *R, int64_t i) { return OK(R, i) && SP(R, i)->nfull > 0; }
+static void m_energy(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(OK(R, i) ? SP(R, i)->energy : NAN); }
+static void m_capped(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(OK(R, i) ? SP(R, i)->capped : -1); }
+static void m_nfull(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(FULL(R, i) ? SP(R, i)->nfull : 0); }
+static void m_erank(const fs_run *R, int64_t i, void *dst, size_t width) {
+  PUT_D(FULL(R, i) ? SP(R, i)->effective_rank : NAN);
+}
+static void m_alpha(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(FULL(R, i) ? SP(R, i)->tail.alpha : NAN); }
+static void m_xmin(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(FULL(R, i) ? SP(R, i)->tail.xmin : NAN); }
+static void m_ks(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(FULL(R, i) ? SP(R, i)->tail.ks : NAN); }
+static void m_ntail(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(FULL(R, i) ? SP(R, i)->tail.ntail : 0); }
 static void m_solver(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_S("%s", R->spec[i].solver); }
 static void m_its(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->spec[i].its); }
 static void m_seconds(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(R->seconds[i]); }
@@ -91,13 +103,31 @@ static const column matrix_columns[] = {
     {"transposed", FS_H5_INT64, 0, m_transposed, "1: the layer applies the transpose (embedding table)"},
     {"block", FS_H5_INT64, 0, m_block, "depth: block index or chain position, -1 if none"},
     {"head", FS_H5_INT64, 0, m_head, "head (or kv head) of a slice, -1 for whole matrices"},
-    {"k", FS_H5_INT64, 0, m_k, "singular triplets computed (0 if failed)"},
+    {"k", FS_H5_INT64, 0, m_k,
+     "singular triplets kept: min(kmax, rows, cols), truncated by the rank policy (0 if failed)"},
     {"fro", FS_H5_DOUBLE, 0, m_fro, "Frobenius norm"},
     {"spectral_norm", FS_H5_DOUBLE, 0, m_spec, "largest singular value"},
     {"stable_rank", FS_H5_DOUBLE, 0, m_srank, "fro^2 / spectral_norm^2"},
-    {"numerical_rank", FS_H5_INT64, 0, m_nrank, "#sigma_i > tau sigma_1 among the k computed"},
+    {"numerical_rank", FS_H5_INT64, 0, m_nrank,
+     "#sigma_i > tau sigma_1 among the min(kmax, rows, cols) computed (before the rank policy "
+     "truncates), or among all with full_spectrum"},
     {"numerical_rank_is_lower_bound", FS_H5_INT64, 0, m_nrank_lb,
-     "1 if k was too small to see the numerical rank"},
+     "1 if k was too small to see the numerical rank (never with full_spectrum)"},
+    {"energy", FS_H5_DOUBLE, 0, m_energy,
+     "sum of the k kept sigma_i^2 over fro^2 (1 for the zero matrix)"},
+    {"k_capped", FS_H5_INT64, 0, m_capped,
+     "1 if the rank policy wanted more than the kmax computed (energy then says what was reached)"},
+    {"sigma_full_count", FS_H5_INT64, 0, m_nfull,
+     "values in sigma_full: min(rows, cols) with full_spectrum, else 0"},
+    {"effective_rank", FS_H5_DOUBLE, 0, m_erank,
+     "exp(entropy of p_i = sigma_i^2 / fro^2) over the full spectrum (Roy-Vetterli rank of W^T W); "
+     "NaN without full_spectrum"},
+    {"alpha", FS_H5_DOUBLE, 0, m_alpha,
+     "power-law exponent of the tail of the eigenvalues of W^T W / max(rows, cols) (maximum "
+     "likelihood, Clauset-Shalizi-Newman); NaN without full_spectrum or a tail"},
+    {"alpha_xmin", FS_H5_DOUBLE, 0, m_xmin, "start of the fitted tail (eigenvalue of W^T W / max(rows, cols))"},
+    {"alpha_ks", FS_H5_DOUBLE, 0, m_ks, "Kolmogorov-Smirnov distance of the tail to the fitted power law"},
+    {"alpha_ntail", FS_H5_INT64, 0, m_ntail, "eigenvalues in the fitted tail (0 if none)"},
     {"solver", FS_H5_STRING, 16, m_solver, "SLEPc SVD type used"},
     {"iterations", FS_H5_INT64, 0, m_its, "solver iterations"},
     {"seconds", FS_H5_DOUBLE, 0, m_seconds, "wall time of read + SVD (timing, not a result)"},
@@ -301,6 +331,12 @@ static int write_ragged(fs_run *R, fs_h5 *h, const char *path, const char *offpa
 
 static int64_t sigma_count(const fs_run *R, int64_t i) { return R->kdone[i]; }
 static const double *sigma_values(const fs_run *R, int64_t i) { return R->spec[i].sigma; }
+/* Agreed on every rank: the shape and kdone are known everywhere. */
+static int64_t sigma_full_count(const fs_run *R, int64_t i) {
+  int64_t rows = fs_matrix_rows(MX(R, i)), cols = fs_matrix_cols(MX(R, i));
+  return R->opts->full_spectrum && R->kdone[i] > 0 ? (rows < cols ? rows : cols) : 0;
+}
+static const double *sigma_full_values(const fs_run *R, int64_t i) { return R->spectral[i].sigma_full; }
 static int64_t theta_count(const fs_run *R, int64_t p) {
   if (!R->pdone[p]) return 0;
   const fs_plan_pair *q = &R->plan.pair[p];
@@ -339,6 +375,10 @@ static int write_provenance(fs_run *R, fs_h5 *h, fs_error *err) {
   FS_TRY(fs_h5_attr_string(h, "/", "svd_tol", set ? buf : "default", err));
   FS_TRY(fs_h5_attr_int(h, "/", "kmax", R->opts->kmax, err));
   FS_TRY(fs_h5_attr_doubles(h, "/", "tau", &R->opts->tau, 1, err));
+  FS_TRY(fs_h5_attr_string(h, "/", "k_policy", fs_rank_policy_name(R->opts->rank_policy), err));
+  double kparam = R->opts->rank_policy == FS_RANK_FIXED ? NAN : R->opts->rank_param;
+  FS_TRY(fs_h5_attr_doubles(h, "/", "k_policy_value", &kparam, 1, err));
+  FS_TRY(fs_h5_attr_int(h, "/", "full_spectrum", R->opts->full_spectrum, err));
   FS_TRY(fs_h5_attr_doubles(h, "/", "eps_degrees", R->opts->eps_deg, R->opts->neps, err));
   double t[FS_NSTAGES];
   MPI_Allreduce(R->time, t, FS_NSTAGES, MPI_DOUBLE, MPI_MAX, R->comm);
@@ -357,6 +397,8 @@ static int write_all(fs_run *R, fs_h5 *h, fs_error *err) {
                      R->nmine_mat, R->mine_mat, err));
   FS_TRY(write_ragged(R, h, "/matrices/sigma", "/matrices/sigma_offset", R->plan.nmat,
                       R->mine_mat, R->nmine_mat, sigma_count, sigma_values, err));
+  FS_TRY(write_ragged(R, h, "/matrices/sigma_full", "/matrices/sigma_full_offset", R->plan.nmat,
+                      R->mine_mat, R->nmine_mat, sigma_full_count, sigma_full_values, err));
   FS_TRY(write_table(R, h, "/pairs", pair_columns, NCOL(pair_columns), R->plan.npair,
                      R->nmine_pair, R->mine_pair, err));
   FS_TRY(write_dim_columns(R, h, err));

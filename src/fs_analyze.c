@@ -137,16 +137,57 @@ static int read_matrix(const fs_plan *p, int64_t gi, double **out, fs_error *err
   return 0;
 }
 
+/* The k_max triplets of the plan; in full-spectrum mode every singular value
+ * too (dgesdd on the owner, W itself is the copy it destroys).  Then the rank
+ * policy truncates the spectrum to its k, before compute_spectra publishes k
+ * as kdone: the pairs use the truncated bases (the leading columns of U, V). */
 static int compute_one(fs_run *R, int64_t gi, fs_error *err) {
   const fs_matrix *x = fs_plan_matrix_of(&R->plan, gi);
+  const fs_analyze_opts *o = R->opts;
+  int m = (int)fs_matrix_rows(x), n = (int)fs_matrix_cols(x), mn = m < n ? m : n;
+  fs_spectrum *s = &R->spec[gi];
+  fs_matrix_spectral *q = &R->spectral[gi];
   double *W = NULL, t0 = MPI_Wtime();
   FS_TRY(read_matrix(&R->plan, gi, &W, err));
-  int rc = fs_spectrum_compute(W, (int)fs_matrix_rows(x), (int)fs_matrix_cols(x),
-                               R->plan.mat[gi].k, &R->spec[gi], err);
+  int rc = fs_spectrum_compute(W, m, n, R->plan.mat[gi].k, s, err);
+  if (!rc && o->full_spectrum) {
+    q->sigma_full = malloc(sizeof *q->sigma_full * (size_t)(mn + 1));
+    rc = q->sigma_full ? fs_singular_values(W, m, n, q->sigma_full, err)
+                       : fs_fail(err, "out of memory for %d singular values", mn);
+  }
   free(W);
   if (rc) return fs_error_prefix(err, "%s: matrix '%s'",
                                  R->plan.models[R->plan.mat[gi].model].path, x->name);
-  fs_spectrum_stats(&R->spec[gi], R->opts->tau, &R->stats[gi]);
+  q->effective_rank = NAN;
+  q->tail = (fs_powerlaw){NAN, NAN, NAN, 0};
+  if (o->full_spectrum) {
+    /* Stable and numerical rank from every value: no lower bound. */
+    fs_spectrum all = {.m = m, .n = n, .k = mn, .sigma = q->sigma_full, .fro = s->fro};
+    fs_spectrum_stats(&all, o->tau, &R->stats[gi]);
+    q->nfull = mn;
+    q->effective_rank = fs_entropy_rank(q->sigma_full, mn, 2);
+    /* The empirical spectral density of W^T W / max(m, n) (WeightWatcher's). */
+    double *esd = malloc(sizeof *esd * (size_t)(mn + 1)), N = m > n ? m : n;
+    for (int i = 0; esd && i < mn; i++) esd[i] = q->sigma_full[i] * q->sigma_full[i] / N;
+    if (esd) fs_powerlaw_fit(esd, mn, FS_POWERLAW_MIN_TAIL, &q->tail);
+    free(esd);
+  } else {
+    fs_spectrum_stats(s, o->tau, &R->stats[gi]); /* of the k_max held, before truncation */
+  }
+  q->capped = 0;
+  if (o->rank_policy != FS_RANK_FIXED) {
+    fs_rank_choice c;
+    if (o->full_spectrum) { /* the policy's k from every value, then the cap */
+      fs_rank_choose(o->rank_policy, o->rank_param, q->sigma_full, mn, mn, s->fro, &c);
+      q->capped = c.k > s->k;
+      if (c.k < s->k) s->k = c.k;
+    } else {
+      fs_rank_choose(o->rank_policy, o->rank_param, s->sigma, s->k, mn, s->fro, &c);
+      q->capped = c.capped;
+      s->k = c.k;
+    }
+  }
+  q->energy = fs_energy_fraction(s->sigma, s->k, s->fro);
   R->seconds[gi] = MPI_Wtime() - t0;
   return 0;
 }

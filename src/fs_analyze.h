@@ -20,12 +20,16 @@
 #include <stdio.h>
 
 #include "fs_error.h"
+#include "fs_spectral.h"
 
 #define FS_MAX_EPS 16
 
 typedef struct fs_analyze_opts {
   int kmax;                      /* singular triplets per matrix (capped by its shape) */
   double tau;                    /* relative tolerance of the numerical rank */
+  fs_rank_policy rank_policy;    /* how k is chosen below kmax (SPEC 3.2; default fixed) */
+  double rank_param;             /* F of the energy policy, T of the rank_tol policy */
+  int full_spectrum;             /* 1: every singular value (dgesdd on the owner) and its statistics */
   int neps;
   double eps_deg[FS_MAX_EPS];    /* angle tolerances of the intersection dimension */
   const char *output;            /* HDF5 file */

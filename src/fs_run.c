@@ -20,6 +20,7 @@ static int allocate(fs_run *R) {
   R->mine_pair = list_mine(R, 1, &R->nmine_pair);
   R->spec = calloc(nm, sizeof *R->spec);
   R->stats = calloc(nm, sizeof *R->stats);
+  R->spectral = calloc(nm, sizeof *R->spectral);
   R->seconds = calloc(nm, sizeof *R->seconds);
   R->mat_error = calloc(nm, sizeof *R->mat_error);
   R->kdone = calloc(nm, sizeof *R->kdone);
@@ -27,7 +28,7 @@ static int allocate(fs_run *R) {
   R->pres = calloc(np, sizeof *R->pres);
   R->pair_error = calloc(np, sizeof *R->pair_error);
   R->pdone = calloc(np, sizeof *R->pdone);
-  return R->mine_mat && R->mine_pair && R->spec && R->stats && R->seconds && R->mat_error &&
+  return R->mine_mat && R->mine_pair && R->spec && R->stats && R->spectral && R->seconds && R->mat_error &&
          R->kdone && R->recv && R->pres && R->pair_error && R->pdone;
 }
 
@@ -57,12 +58,13 @@ void fs_run_free(fs_run *R) {
     fs_spectrum_free(&R->spec[i]);
     free(R->mat_error[i]);
     free(R->recv[i]);
+    if (R->spectral) free(R->spectral[i].sigma_full);
   }
   for (int64_t i = 0; R->pres && i < R->plan.npair; i++) {
     fs_pair_result_free(&R->pres[i]);
     free(R->pair_error[i]);
   }
-  free(R->mine_mat), free(R->mine_pair), free(R->spec), free(R->stats);
+  free(R->mine_mat), free(R->mine_pair), free(R->spec), free(R->stats), free(R->spectral);
   free(R->seconds), free(R->mat_error), free(R->kdone), free(R->recv);
   free(R->pres), free(R->pair_error), free(R->pdone);
   fs_plan_free(&R->plan);

@@ -14,6 +14,7 @@
 #include "fs_analyze.h"
 #include "fs_pair.h"
 #include "fs_plan.h"
+#include "fs_spectral.h"
 #include "fs_spectrum.h"
 
 typedef enum { FS_STAGE_PLAN, FS_STAGE_SPECTRA, FS_STAGE_PAIRS, FS_STAGE_WRITE, FS_NSTAGES } fs_stage;
@@ -28,6 +29,7 @@ typedef struct fs_run {
   /* per global matrix */
   fs_spectrum *spec;
   fs_matrix_stats *stats;
+  fs_matrix_spectral *spectral; /* rank policy, full spectrum and its statistics */
   double *seconds;
   char **mat_error; /* owner's error text, NULL if none */
   int *kdone;       /* triplets computed, 0 if failed: agreed */

@@ -19,6 +19,7 @@ Nothing here shares code with flagscope: safetensors are parsed with the
 standard library and numpy, following the format's specification.
 """
 import json
+import os
 import struct
 import sys
 
@@ -54,17 +55,67 @@ def column(f, path):
     return f[path][()]
 
 
-def matrix_of(tensors, m, i):
+def conv_info(tensors, m, i):
+    """How a matrix treats a convolution: (input unfolding?, BatchNorm gamma
+    tensor or None, BatchNorm running_var tensor or None).  From the columns
+    unfold_in, bn_gamma, bn_var when the file has them, else from the name:
+    "<tensor>[in]" is the input unfolding, "[bn X]" the BatchNorm module X next
+    to the layer's module (layer1.0.conv1 -> layer1.0.bn1, features.0 -> features.1)."""
+    tensor = s(m["tensor"][i])
+    if "unfold_in" in m and "bn_var" in m and "bn_gamma" in m:
+        gamma, var = s(m["bn_gamma"][i]), s(m["bn_var"][i])
+        return bool(m["unfold_in"][i]), gamma or None, var or None
+    rest = s(m["name"][i])[len(tensor):]
+    gamma = var = None
+    if "[bn " in rest:
+        module = tensor[:-len(".weight")]
+        parent = module.rsplit(".", 1)[0] + "." if "." in module else ""
+        bn = parent + rest.split("[bn ", 1)[1].split("]", 1)[0]
+        var = bn + ".running_var"
+        gamma = bn + ".weight" if bn + ".weight" in tensors else None
+    return rest.startswith("[in]"), gamma, var
+
+
+def bn_scale(tensors, gamma, var, eps):
+    """Per output channel: gamma / sqrt(running_var + eps) (gamma 1 if absent)."""
+    v = tensors[var]
+    return (tensors[gamma] if gamma else np.ones_like(v)) / np.sqrt(v + eps)
+
+
+def matrix_of(tensors, m, i, eps=1e-5):
     """The analysed matrix of row i of /matrices, rebuilt from the checkpoint:
     row blocks and columns of the stored view, the folded gain multiplying the
-    map's inputs (columns, or rows when the map is the transpose)."""
-    t = tensors[s(m["tensor"][i])]
+    map's inputs (columns, or rows when the map is the transpose), a folded
+    BatchNorm scaling the output channels; for a convolution's input unfolding
+    the kernel [c_out, c_in, ...] permuted to [c_in, c_out, ...] and flattened."""
+    unfold, gamma, var = conv_info(tensors, m, i)
+    if "bn_eps" in m and var:
+        eps = float(m["bn_eps"][i])
+    t = orig = tensors[s(m["tensor"][i])]
     t = t.reshape(t.shape[0], -1) if t.ndim > 1 else t.reshape(1, -1)
     r0, c0, rows, cols = (int(m[c][i]) for c in ("row0", "col0", "rows", "cols"))
+    scale = bn_scale(tensors, gamma, var, eps) if var else np.ones(t.shape[0])
+    if unfold:  # rows are input channels: I = W[c_out, c_in, k] -> [c_in, c_out, k]
+        if "ksize" in m:
+            cin = t.shape[1] // int(m["ksize"][i])
+        else:  # a kernel's c_in; a linear layer reading a flattened map is unfolded whole
+            cin = orig.shape[1] if orig.ndim > 2 else rows
+        w3 = t.reshape(t.shape[0], cin, -1) * scale[:, None, None]
+        full = np.transpose(w3, (1, 0, 2)).reshape(cin, -1)
+        w = full[r0:r0 + rows, c0:c0 + cols].copy()
+        fold = s(m["fold"][i])
+        if fold:
+            w *= tensors[fold][r0:r0 + rows][:, None]
+        return w
     rep, step = int(m["row_blocks"][i]), int(m["row_step"][i])
     blk = rows // rep
     idx = np.concatenate([np.arange(r0 + b * step, r0 + b * step + blk) for b in range(rep)])
     w = t[idx][:, c0:c0 + cols].copy()
+    if var:  # output channels: stored rows, or stored columns of a transposed map
+        if m["transposed"][i]:
+            w *= scale[c0:c0 + cols][None, :]
+        else:
+            w *= scale[idx][:, None]
     fold = s(m["fold"][i])
     if fold:
         if m["transposed"][i]:
@@ -108,30 +159,82 @@ def kappa_random(d, a, b):
     return np.sqrt(max(2 * e_a2b2 - 2 * e_abab, 0) / (2 * p2 * q2))
 
 
+POWERLAW_MIN_TAIL = 10  # FS_POWERLAW_MIN_TAIL in src/fs_spectral.h
+
+
+def powerlaw_fit(x, min_tail=POWERLAW_MIN_TAIL):
+    """Clauset-Shalizi-Newman continuous power-law fit, written here from the
+    paper (SIAM Review 51, 2009) and independently of src/fs_spectral.c: for
+    every distinct sample as xmin with a tail of at least min_tail samples,
+    alpha = 1 + n / sum ln(x / xmin), and the Kolmogorov-Smirnov distance
+    sup |S - P| with P(x) = 1 - (x / xmin)^(1 - alpha), evaluated on both sides
+    of every step of the empirical CDF S.  Returns {xmin: (alpha, ks, ntail)}
+    for every candidate and the xmin of the least distance (smallest on ties)."""
+    x = np.sort(x[np.isfinite(x) & (x > 0)])
+    n, out, best = len(x), {}, None
+    for j in np.flatnonzero(np.r_[True, x[1:] != x[:-1]]):
+        t = n - j
+        if t < max(min_tail, 2):
+            break
+        lr = np.log(x[j:]) - np.log(x[j])
+        if lr.sum() <= 0:
+            continue
+        a = 1 + t / lr.sum()
+        cdf = -np.expm1((1 - a) * lr)
+        i = np.arange(t)
+        d = max(np.max((i + 1) / t - cdf), np.max(cdf - i / t))
+        out[x[j]] = (a, d, t)
+        if best is None or d < out[best][1]:
+            best = x[j]
+    return out, best
+
+
 def check_numbers(path):
     f = h5py.File(path, "r")
     mo, m, p = f["models"], f["matrices"], f["pairs"]
     eps = np.radians(f.attrs["eps_degrees"])
     tau = float(f.attrs["tau"][0])
     worst = dict(sigma=0.0, fro=0.0, theta=0.0, overlap=0.0, kappa=0.0, bal=0.0, kappa_rel=0.0)
-    counted = dict(models=0, matrices=0, pairs=0, dims=0)
+    counted = dict(models=0, matrices=0, pairs=0, conv_pairs=0, dims=0)
+    # Rank policy and full-spectrum columns, when the file has them.
+    kmax = int(f.attrs["kmax"])
+    policy = s(f.attrs["k_policy"]) if "k_policy" in f.attrs else "fixed"
+    pvalue = float(f.attrs["k_policy_value"][0]) if "k_policy_value" in f.attrs else np.nan
+    full = bool(f.attrs["full_spectrum"]) if "full_spectrum" in f.attrs else False
+    if "energy" in m:
+        worst.update(energy=0.0, stable_rank=0.0)
+        counted.update(policy_k=0)
+    if full:
+        worst.update(sigma_full=0.0, effective_rank=0.0, alpha=0.0, alpha_ks=0.0)
+        counted.update(alpha=0)
     for mi in range(len(mo["path"])):
         mpath = s(mo["path"][mi])
         if not mpath.endswith(".safetensors") or s(mo["status"][mi]) != "ok":
             continue
         counted["models"] += 1
         tensors = load_safetensors(mpath)
+        bn_eps = 1e-5  # BatchNorm's default, unless the model's config.json says otherwise
+        cfg = os.path.join(os.path.dirname(mpath), "config.json")
+        if os.path.exists(cfg):
+            bn_eps = float(json.load(open(cfg)).get("batch_norm_eps", bn_eps))
         m0, nm = int(mo["matrix_start"][mi]), int(mo["n_matrices"][mi])
         svd = {}
         for i in range(m0, m0 + nm):
-            w = matrix_of(tensors, m, i)
+            w = matrix_of(tensors, m, i, bn_eps)
             U, S, Vt = np.linalg.svd(w, full_matrices=False)
             k = int(m["k"][i])
             got = m["sigma"][int(m["sigma_offset"][i]):][:k]
             err = np.max(np.abs(got - S[:k])) / S[0] if S[0] > 0 else np.max(np.abs(got))
             worst["sigma"] = max(worst["sigma"], err)
             worst["fro"] = max(worst["fro"], abs(m["fro"][i] - np.linalg.norm(w)) / np.linalg.norm(w))
-            assert int(m["numerical_rank"][i]) == int(np.sum(S[:k] > tau * S[0])), m["name"][i]
+            kc = len(S) if full else min(kmax, len(S))  # the numerical rank sees these
+            assert int(m["numerical_rank"][i]) == int(np.sum(S[:kc] > tau * S[0])), m["name"][i]
+            assert int(m["numerical_rank_is_lower_bound"][i]) == int(
+                kc < len(S) and np.sum(S[:kc] > tau * S[0]) == kc), m["name"][i]
+            if "energy" in m:
+                check_policy(m, i, S, k, kmax, policy, pvalue, worst, counted)
+            if full:
+                check_full(m, i, S, w.shape, worst, counted)
             svd[i] = (U, S, Vt.T, bool(m["transposed"][i]))
             counted["matrices"] += 1
         p0, npair = int(mo["pair_start"][mi]), int(mo["n_pairs"][mi])
@@ -159,14 +262,78 @@ def check_numbers(path):
             worst["kappa_rel"] = max(worst["kappa_rel"], abs(p["kappa_random"][j] - kr) / max(kr, 1e-300),
                                      abs(p["kappa_rel"][j] - (kappa / kr if kr > 0 else 0.0)))
             counted["pairs"] += 1
+            counted["conv_pairs"] += "[in]" in s(m["name"][ri])
     print("checked", counted)
     print("largest deviations from numpy/LAPACK:",
           ", ".join("%s %.2e" % kv for kv in worst.items()))
     assert counted["models"] > 0 and counted["pairs"] > 0, "nothing was checked"
     limits = dict(sigma=1e-10, fro=1e-12, theta=1e-6, overlap=1e-8, kappa=1e-8, bal=1e-8,
-                  kappa_rel=1e-7)
+                  kappa_rel=1e-7, energy=1e-10, stable_rank=1e-10, sigma_full=1e-12,
+                  effective_rank=1e-10, alpha=1e-9, alpha_ks=1e-9)
+    limits = {q: v for q, v in limits.items() if q in worst}
+    if full:
+        assert counted["alpha"] > 0, "no power-law fit was checked"
     bad = [q for q in limits if not worst[q] <= limits[q]]
     assert not bad, "beyond tolerance: %s" % bad
+
+
+def check_policy(m, i, S, k, kmax, policy, value, worst, counted):
+    """k of the rank policy (capped by kmax and the shape), k_capped, energy and
+    the stable rank, from the full numpy spectrum."""
+    name, mn, total = m["name"][i], len(S), float(np.sum(S ** 2))
+    cap = min(kmax, mn)
+    cum = np.cumsum(S ** 2)
+
+    def wanted(rel):  # the policy's k with its threshold moved by rel (rounding)
+        if policy == "energy":
+            if total <= 0:
+                return 1
+            slack = 8 * mn * np.finfo(float).eps * total
+            reached = np.flatnonzero(cum >= value * total - slack + rel * total)
+            return int(reached[0]) + 1 if len(reached) else mn
+        if policy == "rank_tol":
+            return max(1, int(np.sum(S > value * S[0] * (1 + rel)))) if S[0] > 0 else 1
+        return cap
+
+    # a sum or value within rounding of the threshold is ill-posed: checked
+    # only when the answer (k and k_capped) is the same on either side of it
+    lo, hi = wanted(-1e-9), wanted(1e-9)
+    want = lo if (min(lo, cap), lo > cap) == (min(hi, cap), hi > cap) else None
+    if want is not None:
+        assert k == min(want, cap), (name, k, want, cap)
+        assert int(m["k_capped"][i]) == int(want > cap), (name, want, cap)
+        counted["policy_k"] += 1
+    e = cum[k - 1] / total if total > 0 else 1.0
+    worst["energy"] = max(worst["energy"], abs(m["energy"][i] - e))
+    sr = total / S[0] ** 2 if S[0] > 0 else 0.0
+    worst["stable_rank"] = max(worst["stable_rank"], abs(m["stable_rank"][i] - sr) / max(sr, 1e-300))
+
+
+def check_full(m, i, S, shape, worst, counted):
+    """sigma_full, the effective rank and the power-law fit of the eigenvalues
+    of W^T W / max(shape), the fit by the independent powerlaw_fit above."""
+    name, mn = m["name"][i], len(S)
+    assert int(m["sigma_full_count"][i]) == mn, name
+    got = m["sigma_full"][int(m["sigma_full_offset"][i]):][:mn]
+    worst["sigma_full"] = max(worst["sigma_full"], np.max(np.abs(got - S)) / max(S[0], 1e-300))
+    p = S ** 2 / np.sum(S ** 2)
+    p = p[p > 0]
+    er = np.exp(-np.sum(p * np.log(p)))
+    worst["effective_rank"] = max(worst["effective_rank"], abs(m["effective_rank"][i] - er) / er)
+    fits, best = powerlaw_fit(S ** 2 / max(shape))
+    if best is None:
+        assert np.isnan(m["alpha"][i]) and int(m["alpha_ntail"][i]) == 0, name
+        return
+    # Near-ties of the KS distance may pick another xmin from rounding alone:
+    # flagscope's xmin must be a candidate whose distance is the least.
+    ks = float(m["alpha_ks"][i])
+    worst["alpha_ks"] = max(worst["alpha_ks"], abs(ks - fits[best][1]))
+    near = [x for x in fits if abs(x - m["alpha_xmin"][i]) <= 1e-12 * x]
+    assert near, (name, "alpha_xmin is not a sample", m["alpha_xmin"][i])
+    a, d, t = fits[near[0]]
+    worst["alpha"] = max(worst["alpha"], abs(m["alpha"][i] - a) / a, abs(ks - d))
+    assert int(m["alpha_ntail"][i]) == t, (name, int(m["alpha_ntail"][i]), t)
+    counted["alpha"] += 1
 
 
 SKIP = {"seconds", "rank", "iterations"}  # timings and placement, not results
@@ -198,7 +365,8 @@ def check_same(paths):
             assert ok, "%s differs between %s and %s" % (name, paths[0], other)
         for k, v in ref.attrs.items():
             if k not in SKIP_ATTRS:
-                assert np.array_equal(np.asarray(v), np.asarray(g.attrs[k])), k
+                va, vb = np.asarray(v), np.asarray(g.attrs[k])  # NaN: k_policy_value of --k
+                assert np.array_equal(va, vb, equal_nan=va.dtype.kind == "f"), k
     print("identical results in", len(paths), "files:", len(rd), "datasets each")
 
 
