@@ -255,9 +255,11 @@ static void inspect_graph(const fs_model *m) {
   printf("  %d matrices:\n", g.nmat);
   for (int i = 0; i < g.nmat; i++) {
     const fs_matrix *x = &g.mat[i];
-    printf("    %4d  %-44s %6lld x %-6lld%s%s%s\n", i, x->name, (long long)fs_matrix_rows(x),
-           (long long)fs_matrix_cols(x), x->transposed ? "  (map is the transpose)" : "",
-           x->fold >= 0 ? "  folded with " : "", x->fold >= 0 ? m->tensors[x->fold].name : "");
+    printf("    %4d  %-44s %6lld x %-6lld%s%s%s%s%s\n", i, x->name, (long long)fs_matrix_rows(x),
+           (long long)fs_matrix_cols(x),
+           x->unfold_in ? "  (input unfolding)" : x->transposed ? "  (map is the transpose)" : "",
+           x->fold >= 0 ? "  folded with " : "", x->fold >= 0 ? m->tensors[x->fold].name : "",
+           x->bn_var >= 0 ? "  BatchNorm " : "", x->bn_var >= 0 ? m->tensors[x->bn_var].name : "");
   }
   printf("  %d pairs:\n", g.npair);
   for (int i = 0; i < g.npair; i++) {

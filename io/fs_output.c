@@ -50,6 +50,20 @@ static void m_fold(const fs_run *R, int64_t i, void *dst, size_t width) {
 static void m_row0(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->r0); }
 static void m_rep(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->rep); }
 static void m_rstep(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->rstep); }
+static void m_unfold(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->unfold_in); }
+static void m_ksize(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->ksize); }
+static void m_bn_tensor(const fs_run *R, int64_t i, int t, void *dst, size_t width) {
+  PUT_S("%s", t < 0 ? "" : R->plan.models[R->plan.mat[i].model].model.tensors[t].name);
+}
+static void m_bn_gamma(const fs_run *R, int64_t i, void *dst, size_t width) {
+  m_bn_tensor(R, i, MX(R, i)->bn_gamma, dst, width);
+}
+static void m_bn_var(const fs_run *R, int64_t i, void *dst, size_t width) {
+  m_bn_tensor(R, i, MX(R, i)->bn_var, dst, width);
+}
+static void m_bn_eps(const fs_run *R, int64_t i, void *dst, size_t width) {
+  PUT_D(MX(R, i)->bn_var < 0 ? NAN : MX(R, i)->bn_eps);
+}
 static void m_col0(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(MX(R, i)->c0); }
 static void m_rows(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(fs_matrix_rows(MX(R, i))); }
 static void m_cols(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(fs_matrix_cols(MX(R, i))); }
@@ -97,10 +111,20 @@ static const column matrix_columns[] = {
      "the rows are row_blocks blocks of rows/row_blocks consecutive stored rows, block i "
      "starting at row0 + i row_step (1 unless fused QKV is interleaved per head)"},
     {"row_step", FS_H5_INT64, 0, m_rstep, "stored rows between the starts of two row blocks"},
+    {"unfold_in", FS_H5_INT64, 0, m_unfold,
+     "1: a convolution's input unfolding [c_in, c_out kh kw] (stored view permuted; the map "
+     "is its transpose)"},
+    {"ksize", FS_H5_INT64, 0, m_ksize, "spatial size kh kw of an unfolded convolution, else 0"},
+    {"bn_gamma", FS_H5_STRING, 128, m_bn_gamma, "BatchNorm weight folded into the output channels, or empty"},
+    {"bn_var", FS_H5_STRING, 128, m_bn_var, "BatchNorm running_var of that fold, or empty"},
+    {"bn_eps", FS_H5_DOUBLE, 0, m_bn_eps,
+     "eps of that fold: the scale is bn_gamma / sqrt(bn_var + eps); NaN if none"},
     {"col0", FS_H5_INT64, 0, m_col0, "first column of the slice of the [out, in] view"},
     {"rows", FS_H5_INT64, 0, m_rows, "rows of the matrix (output dimension unless transposed)"},
     {"cols", FS_H5_INT64, 0, m_cols, "columns of the matrix"},
-    {"transposed", FS_H5_INT64, 0, m_transposed, "1: the layer applies the transpose (embedding table)"},
+    {"transposed", FS_H5_INT64, 0, m_transposed,
+     "1: the layer applies the transpose of the matrix (embedding tables, GPT-2 Conv1D, "
+     "convolution input unfoldings)"},
     {"block", FS_H5_INT64, 0, m_block, "depth: block index or chain position, -1 if none"},
     {"head", FS_H5_INT64, 0, m_head, "head (or kv head) of a slice, -1 for whole matrices"},
     {"k", FS_H5_INT64, 0, m_k,
