@@ -182,7 +182,8 @@ START_TEST(known_answers_full_rank) {
 END_TEST
 
 /* The singular values of stories260K blk.0.ffn_up next to LAPACK's dgesdd of
- * the same matrix, for the default solver and thick-restart Lanczos. */
+ * the same matrix, for the default solver (thick-restart Lanczos here), SLEPc's
+ * dense LAPACK wrapper and the cross-product solver. */
 START_TEST(real_ffn_up_against_lapack) {
   if (rank != 0) return;
   fs_model m;
@@ -194,8 +195,8 @@ START_TEST(real_ffn_up_against_lapack) {
   double *W = malloc(sizeof *W * (size_t)rows * cols), ref[64];
   ck_assert(!fs_tensor_read_rows(&m, t, 0, rows, W, &e));
   ck_assert_int_eq(fs_test_full_svd(W, rows, cols, ref, NULL, NULL), 0);
-  const char *solvers[] = {NULL, "trlanczos"};
-  for (int s = 0; s < 2; s++) {
+  const char *solvers[] = {NULL, "lapack", "cross"};
+  for (int s = 0; s < 3; s++) {
     if (solvers[s]) PetscOptionsSetValue(NULL, "-svd_type", solvers[s]);
     fs_spectrum sp;
     ck_assert_msg(!fs_spectrum_compute(W, rows, cols, 64, &sp, &e), "%s", e.msg);
