@@ -70,7 +70,9 @@ static int eat(lex *x, char c) {
 static int lex_string(lex *x, char *out, size_t cap, fs_error *err) {
   skip_ws(x);
   if (x->p >= x->end || (*x->p != '\'' && *x->p != '"'))
-    return fs_fail(err, "npy header: expected a string at '%.20s'", x->p);
+    /* the header is not NUL-terminated: at most the bytes left */
+    return fs_fail(err, "npy header: expected a string at '%.*s'",
+                   x->end - x->p < 20 ? (int)(x->end - x->p) : 20, x->p);
   char q = *x->p++;
   size_t n = 0;
   while (x->p < x->end && *x->p != q) {
