@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include "fs_reader.h"
-#include "fs_zip.h" /* fs_reader_clean_error */
 
 /* Elements converted per pread; bounds the scratch buffer to 512 KiB. */
 #define READ_CHUNK_ELEMS ((size_t)1 << 16)
@@ -372,7 +371,7 @@ int fs_model_open(const char *path, fs_model *m, fs_error *err) {
   if (rc) {
     fs_model_close(m);
     fs_error_prefix(err, "%s", path);
-    return fs_reader_clean_error(err); /* names from the file: one line */
+    return fs_error_one_line(err); /* names from the file: one line */
   }
   return 0;
 }
@@ -496,7 +495,7 @@ int fs_tensor_read_rows(const fs_model *m, const fs_tensor *t, int64_t r0,
   if (read_rows(m, t, r0, r1, out, err)) {
     fs_error_prefix(err, "%s: tensor '%s'", m->path ? m->path : "(closed)",
                     t->name ? t->name : "?");
-    return fs_reader_clean_error(err); /* names from the file: one line */
+    return fs_error_one_line(err); /* names from the file: one line */
   }
   return 0;
 }

@@ -248,5 +248,5 @@ static int npy_read(const char *path, int fd, uint64_t size, fs_model *m, fs_err
 }
 
 int fs_npy_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err) {
-  return npy_read(path, fd, size, m, err) ? fs_reader_clean_error(err) : 0;
+  return npy_read(path, fd, size, m, err);
 }

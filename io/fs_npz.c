@@ -116,5 +116,5 @@ static int npz_read(const char *path, int fd, uint64_t size, fs_model *m, fs_err
 }
 
 int fs_npz_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err) {
-  return npz_read(path, fd, size, m, err) ? fs_reader_clean_error(err) : 0;
+  return npz_read(path, fd, size, m, err);
 }

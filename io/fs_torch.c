@@ -806,5 +806,5 @@ static int torch_read(const char *path, int fd, uint64_t size, fs_model *m, fs_e
 }
 
 int fs_torch_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error *err) {
-  return torch_read(path, fd, size, m, err) ? fs_reader_clean_error(err) : 0;
+  return torch_read(path, fd, size, m, err);
 }

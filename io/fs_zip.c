@@ -42,12 +42,6 @@ static uint64_t le(const unsigned char *p, int n) {
   return v;
 }
 
-int fs_reader_clean_error(fs_error *err) {
-  for (char *c = err ? err->msg : NULL; c && *c; c++)
-    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
-  return FS_ERR;
-}
-
 int fs_zip_ends_with(const char *name, const char *suffix) {
   size_t n = strlen(name), k = strlen(suffix);
   return n >= k && memcmp(name + n - k, suffix, k) == 0;
@@ -456,5 +450,5 @@ static int zip_read_bytes(const fs_model *m, const fs_tensor *t, uint64_t off, s
 
 int fs_zip_read_bytes(const fs_model *m, const fs_tensor *t, uint64_t off, size_t n,
                       void *buf, fs_error *err) {
-  return zip_read_bytes(m, t, off, n, buf, err) ? fs_reader_clean_error(err) : 0;
+  return zip_read_bytes(m, t, off, n, buf, err);
 }

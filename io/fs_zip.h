@@ -42,9 +42,6 @@ int fs_zip_read_dir(int fd, uint64_t size, fs_zip *z, fs_error *err);
 void fs_zip_free(fs_zip *z);
 /* Index of the member called name; -1 if absent (binary search). */
 int fs_zip_find(const fs_zip *z, const char *name);
-/* Names and strings from the file may hold control bytes; an error message
- * stays one printable line.  Returns FS_ERR. */
-int fs_reader_clean_error(fs_error *err);
 /* 1 if the name ends with suffix. */
 int fs_zip_ends_with(const char *name, const char *suffix);
 

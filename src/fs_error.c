@@ -36,3 +36,9 @@ int fs_error_prefix(fs_error *err, const char *fmt, ...) {
 void fs_error_clear(fs_error *err) {
   if (err) err->msg[0] = '\0';
 }
+
+int fs_error_one_line(fs_error *err) {
+  for (char *c = err ? err->msg : NULL; c && *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+  return FS_ERR;
+}

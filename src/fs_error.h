@@ -29,6 +29,10 @@ int fs_error_prefix(fs_error *err, const char *fmt, ...)
 
 void fs_error_clear(fs_error *err);
 
+/* Replace control characters (newlines from names read out of a file, say)
+ * with '?', so that a message stays one line; returns FS_ERR. */
+int fs_error_one_line(fs_error *err);
+
 /* Propagate a failure unchanged: FS_TRY(fs_something(..., err)); */
 #define FS_TRY(call)                                                           \
   do {                                                                         \
