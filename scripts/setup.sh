@@ -60,4 +60,5 @@ else
   cmake --build build-asan -j"$(nproc)"
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j2
+  FUZZ_ALLOW_HDF5=1 bash scripts/fuzz.sh 10  # fuzz smoke, ~1 min (docs/fuzzing.md)
 fi
