@@ -35,8 +35,7 @@
 
 typedef struct kr_entry {
   char *dset; /* dataset path inside the file */
-  int permute;
-  int64_t cin, cout, spatial;
+  fs_tf_kernel k;
   int ndim_stored;
   int64_t stored[FS_MAX_DIMS];
 } kr_entry;
@@ -175,39 +174,6 @@ static int read_str_attr(hid_t obj, const char *name, uint64_t fsize, strlist *l
 /* ------------------------------------------------------------------------ */
 /* Datasets                                                                 */
 
-/* Every partial product of the dimensions fits int64 (zeros counted as 1),
- * so no view of the tensor (rows, cols, spatial size) overflows even when
- * a zero dimension makes numel 0. */
-static int dims_fit(const int64_t *shape, int nd) {
-  uint64_t p = 1;
-  for (int i = 0; i < nd; i++)
-    if (fs_mul_u64(p, shape[i] ? (uint64_t)shape[i] : 1, &p) || p > (uint64_t)INT64_MAX)
-      return 0;
-  return 1;
-}
-
-static void orient(const char *name, fs_tensor *t, kr_entry *e) {
-  size_t nl = strlen(name);
-  int embed = nl >= 10 && strcmp(name + nl - 10, "embeddings") == 0;
-  if (t->ndim == 2 && !embed) {
-    int64_t r = t->shape[0];
-    t->shape[0] = t->shape[1];
-    t->shape[1] = r;
-    t->in_out = 1;
-  } else if (t->ndim >= 3) {
-    int nd = t->ndim;
-    int64_t sp = 1;
-    for (int i = 0; i < nd - 2; i++) sp *= t->shape[i]; /* dims_fit: no overflow */
-    e->cin = t->shape[nd - 2];
-    e->cout = t->shape[nd - 1];
-    e->spatial = sp;
-    e->permute = 1;
-    t->shape[0] = e->cout;
-    t->shape[1] = e->cin;
-    for (int i = 0; i < nd - 2; i++) t->shape[i + 2] = e->stored[i];
-  }
-}
-
 /* The checks that the data of dataset d exist in the file, uncompressed. */
 static int check_storage(const char *name, hid_t d, uint64_t numel, uint64_t fsize,
                          fs_error *err) {
@@ -264,13 +230,13 @@ static int describe(hid_t d, const char *name, uint64_t fsize, fs_tensor *t, kr_
   }
   int64_t numel;
   char sh[128];
-  if (!dims_fit(t->shape, nd) || fs_shape_numel(t->shape, nd, &numel) ||
+  if (!fs_tf_dims_fit(t->shape, nd) || fs_shape_numel(t->shape, nd, &numel) ||
       fs_mul_u64((uint64_t)numel, 8, &t->nbytes))
     return fs_fail(err, "tensor '%s': shape %s overflows", name,
                    fs_shape_str(t->shape, nd, sh, sizeof sh));
   FS_TRY(check_storage(name, d, (uint64_t)numel, fsize, err));
   t->dtype = FS_DT_F64;
-  orient(name, t, e);
+  fs_tf_orient(name, t, &e->k);
   return 0;
 }
 
@@ -422,12 +388,10 @@ static int fill_cache(const fs_model *m, kr_priv *q, int ti, fs_error *err) {
   if (!rc && d < 0) rc = fs_fail(err, "cannot reopen dataset %s", e->dset);
   if (!rc && nel && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
     rc = fs_fail(err, "H5Dread of %s failed", e->dset);
-  for (size_t i = 0; !rc && !e->permute && i < nel; i++) put_f64le(out + 8 * i, v[i]);
-  for (int64_t s = 0; !rc && e->permute && s < e->spatial; s++)
-    for (int64_t c = 0; c < e->cin; c++)
-      for (int64_t o = 0; o < e->cout; o++)
-        put_f64le(out + 8 * (size_t)((o * e->cin + c) * e->spatial + s),
-                  v[(s * e->cin + c) * e->cout + o]);
+  /* little-endian F64 bytes, in place when a permutation follows */
+  unsigned char *le = e->k.permute ? (unsigned char *)v : out;
+  for (size_t i = 0; !rc && i < nel; i++) put_f64le(le + 8 * i, v[i]);
+  if (!rc && e->k.permute) fs_tf_permute(&e->k, le, out, 8);
   if (d >= 0) H5Dclose(d);
   if (f >= 0) H5Fclose(f);
   free(v);

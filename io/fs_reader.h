@@ -80,6 +80,23 @@ int fs_safetensors_read_shard(int fd, uint64_t size, int file, fs_model *m,
 /* config.json next to path, as for a single safetensors file. */
 int fs_safetensors_load_config(const char *path, fs_model *m, fs_error *err);
 
+/* TF/Keras kernel layouts (fs_tf_layout.c): kernels stored [in, out] and
+ * [k..., in, out] are presented as [out, in] and [out, in, k...]. */
+typedef struct fs_tf_kernel {
+  int permute;                 /* an N-D kernel: its bytes are permuted on read */
+  int64_t cin, cout, spatial;  /* spatial: the product of the k... dimensions */
+} fs_tf_kernel;
+/* Every partial product of the dimensions fits int64 (zeros counted as 1), so
+ * no view of the tensor overflows even when a zero dimension makes numel 0. */
+int fs_tf_dims_fit(const int64_t *shape, int nd);
+/* Turn t's stored TF shape into the presented one, recording in k what a read
+ * must permute (names ending in "embeddings" are left as stored). */
+void fs_tf_orient(const char *name, fs_tensor *t, fs_tf_kernel *k);
+/* Elements of esize bytes from the stored [k..., cin, cout] order into the
+ * presented [cout, cin, k...] order. */
+void fs_tf_permute(const fs_tf_kernel *k, const unsigned char *stored, unsigned char *view,
+                   size_t esize);
+
 /* TensorFlow.js model.json / weights manifest (fs_tfjs.c) and Keras HDF5
  * weight files (fs_keras.c). */
 int fs_tfjs_probe(const unsigned char *head, size_t n);

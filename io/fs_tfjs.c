@@ -55,8 +55,7 @@ typedef struct tj_entry {
   tj_kind kind;
   int round_int;   /* int32 original: round the affine value */
   double scale, min;
-  int permute;     /* N-D kernel presented as [out, in, k...] */
-  int64_t cin, cout, spatial;
+  fs_tf_kernel k;  /* N-D kernel presented as [out, in, k...] */
 } tj_entry;
 
 typedef struct tj_group {
@@ -249,11 +248,7 @@ static int fill_cache(const fs_model *m, tj_priv *q, int ti, fs_error *err) {
   unsigned char *flat = malloc(t->nbytes ? t->nbytes : 1);
   unsigned char *out = malloc(t->nbytes ? t->nbytes : 1);
   int rc = flat && out ? read_elems(m, q, e, 0, nel, flat, err) : fs_fail(err, "out of memory");
-  for (int64_t s = 0; !rc && s < e->spatial; s++)
-    for (int64_t c = 0; c < e->cin; c++)
-      for (int64_t o = 0; o < e->cout; o++)
-        memcpy(out + (size_t)((o * e->cin + c) * e->spatial + s) * ps,
-               flat + (size_t)((s * e->cin + c) * e->cout + o) * ps, ps);
+  if (!rc) fs_tf_permute(&e->k, flat, out, ps);
   free(flat);
   free(q->cache);
   q->cache = rc ? NULL : out;
@@ -277,7 +272,7 @@ static int tfjs_read_bytes(const fs_model *m, const fs_tensor *t, uint64_t off,
   if (off > mt->nbytes || n > mt->nbytes - off || off % (uint64_t)e->psize ||
       n % (size_t)e->psize)
     return fs_fail(err, "byte range [%" PRIu64 ", +%zu) outside the tensor", off, n);
-  if (!e->permute) return read_elems(m, q, e, off / (uint64_t)e->psize, n / (size_t)e->psize, buf, err);
+  if (!e->k.permute) return read_elems(m, q, e, off / (uint64_t)e->psize, n / (size_t)e->psize, buf, err);
   if (q->cached != ti) FS_TRY(fill_cache(m, q, ti, err));
   memcpy(buf, q->cache + off, n);
   return 0;
@@ -346,41 +341,6 @@ static int parse_quant(const char *name, json_t *quant, int is_int, tj_entry *e,
   return 0;
 }
 
-/* Every partial product of the dimensions fits int64 (zeros counted as 1),
- * so no view of the tensor (rows, cols, spatial size) overflows even when
- * a zero dimension makes numel 0. */
-static int dims_fit(const int64_t *shape, int nd) {
-  uint64_t p = 1;
-  for (int i = 0; i < nd; i++)
-    if (fs_mul_u64(p, shape[i] ? (uint64_t)shape[i] : 1, &p) || p > (uint64_t)INT64_MAX)
-      return 0;
-  return 1;
-}
-
-/* Present the stored TF layout as [out, in] (see the file header). */
-static void orient(const char *name, fs_tensor *t, tj_entry *e) {
-  size_t nl = strlen(name);
-  int embed = nl >= 10 && strcmp(name + nl - 10, "embeddings") == 0;
-  if (t->ndim == 2 && !embed) {
-    int64_t r = t->shape[0];
-    t->shape[0] = t->shape[1];
-    t->shape[1] = r;
-    t->in_out = 1;
-  } else if (t->ndim >= 3) {
-    int64_t st[FS_MAX_DIMS], sp = 1;
-    int nd = t->ndim;
-    for (int i = 0; i < nd - 2; i++) sp *= t->shape[i]; /* dims_fit: no overflow */
-    e->cin = t->shape[nd - 2];
-    e->cout = t->shape[nd - 1];
-    e->spatial = sp;
-    e->permute = 1;
-    st[0] = e->cout;
-    st[1] = e->cin;
-    for (int i = 0; i < nd - 2; i++) st[i + 2] = t->shape[i];
-    memcpy(t->shape, st, sizeof(int64_t) * (size_t)nd);
-  }
-}
-
 static int parse_weight(json_t *w, int gi, uint64_t *voff, uint64_t gsize, fs_tensor *t,
                         tj_entry *e, fs_error *err) {
   json_t *jn = json_object_get(w, "name");
@@ -399,7 +359,7 @@ static int parse_weight(json_t *w, int gi, uint64_t *voff, uint64_t gsize, fs_te
   if (quant && !json_is_null(quant)) FS_TRY(parse_quant(name, quant, is_int, e, &t->dtype, err));
   int64_t numel;
   char sh[128];
-  if (!dims_fit(t->shape, t->ndim) || fs_shape_numel(t->shape, t->ndim, &numel) ||
+  if (!fs_tf_dims_fit(t->shape, t->ndim) || fs_shape_numel(t->shape, t->ndim, &numel) ||
       fs_mul_u64((uint64_t)numel, (uint64_t)e->esize, &e->sbytes) ||
       fs_mul_u64((uint64_t)numel, (uint64_t)e->psize, &t->nbytes))
     return fs_fail(err, "tensor '%s': shape %s overflows", name,
@@ -411,7 +371,7 @@ static int parse_weight(json_t *w, int gi, uint64_t *voff, uint64_t gsize, fs_te
                    name, e->sbytes, *voff, gsize);
   e->voff = *voff;
   *voff = end;
-  orient(name, t, e);
+  fs_tf_orient(name, t, &e->k);
   return 0;
 }
 
