@@ -3,6 +3,9 @@
 
 #include <check.h>
 #include <errno.h>
+#include <sys/stat.h>
+
+#include "fs_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -183,4 +186,38 @@ int fs_test_run(Suite *suite) {
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void fs_test_open_ok(const char *path, fs_model *m) {
+  fs_error err = {{0}};
+  ck_assert_msg(fs_model_open(path, m, &err) == 0, "open %s failed: %s", path, err.msg);
+}
+
+void fs_test_expect_open_fail(const char *path, const char *reason) {
+  fs_model m;
+  fs_error err = {{0}};
+  ck_assert_msg(fs_model_open(path, &m, &err) == FS_ERR, "%s opened but should not", path);
+  ck_assert_msg(strstr(err.msg, path) != NULL, "message lacks the path: %s", err.msg);
+  ck_assert_msg(strstr(err.msg, reason) != NULL, "expected '%s' in: %s", reason, err.msg);
+  ck_assert_msg(strchr(err.msg, '\n') == NULL, "multi-line message: %s", err.msg);
+  /* a failed open leaves an empty model that is safe to close */
+  ck_assert_int_eq(m.ntensors, 0);
+  ck_assert_int_eq(m.nmeta, 0);
+  ck_assert_int_eq(m.nfiles, 0);
+  ck_assert_ptr_null(m.tensors);
+  ck_assert_ptr_null(m.path);
+  fs_model_close(&m);
+}
+
+char *fs_test_tmpdir(const char *name) {
+  char *d = strdup(fs_test_tmpfile(name));
+  ck_assert_msg(d && (mkdir(d, 0755) == 0 || errno == EEXIST), "mkdir %s", name);
+  return d;
+}
+
+char *fs_test_join(const char *dir, const char *name) {
+  char *p = malloc(strlen(dir) + strlen(name) + 2);
+  ck_assert_ptr_nonnull(p);
+  sprintf(p, "%s/%s", dir, name);
+  return p;
 }

@@ -55,6 +55,16 @@ void fs_buf_free(fs_buf *b);
 /* Write n bytes to path; a failure fails the running test. */
 void fs_test_write_file(const char *path, const void *d, size_t n);
 
+/* Checkpoint-reader assertions.  fs_test_open_ok fails the test with the
+ * reader's message; fs_test_expect_open_fail expects a one-line error naming
+ * the path and containing reason, and an empty model left behind. */
+struct fs_model;
+void fs_test_open_ok(const char *path, struct fs_model *m);
+void fs_test_expect_open_fail(const char *path, const char *reason);
+/* A fresh directory $tmp/name, and "dir/name"; both malloc'ed. */
+char *fs_test_tmpdir(const char *name);
+char *fs_test_join(const char *dir, const char *name);
+
 /* Run a Check suite (forking as CK_FORK says) and return the exit status. */
 struct Suite;
 int fs_test_run(struct Suite *suite);

@@ -34,18 +34,6 @@ static void write_text(const char *path, const char *text) {
   fs_test_write_file(path, text, strlen(text));
 }
 
-static char *join(const char *dir, const char *name) {
-  char *p = malloc(strlen(dir) + strlen(name) + 2);
-  sprintf(p, "%s/%s", dir, name);
-  return p;
-}
-
-static char *tmp_dir(const char *name) {
-  char *d = strdup(fs_test_tmpfile(name));
-  ck_assert_msg(mkdir(d, 0755) == 0 || errno == EEXIST, "mkdir %s", d);
-  return d;
-}
-
 static unsigned char *slurp(const char *path, size_t *n) {
   FILE *f = fopen(path, "rb");
   ck_assert_msg(f != NULL, "cannot read %s", path);
@@ -56,23 +44,6 @@ static unsigned char *slurp(const char *path, size_t *n) {
   ck_assert_uint_eq(fread(p, 1, *n, f), *n);
   fclose(f);
   return p;
-}
-
-static void open_ok(const char *path, fs_model *m) {
-  fs_error err = {{0}};
-  ck_assert_msg(fs_model_open(path, m, &err) == 0, "open %s failed: %s", path, err.msg);
-}
-
-static void expect_open_fail(const char *path, const char *reason) {
-  fs_model m;
-  fs_error err = {{0}};
-  ck_assert_msg(fs_model_open(path, &m, &err) == FS_ERR, "%s opened but should not", path);
-  ck_assert_msg(strstr(err.msg, path) != NULL, "message lacks the path: %s", err.msg);
-  ck_assert_msg(strstr(err.msg, reason) != NULL, "expected '%s' in: %s", reason, err.msg);
-  ck_assert_msg(strchr(err.msg, '\n') == NULL, "multi-line message: %s", err.msg);
-  ck_assert_int_eq(m.ntensors, 0);
-  ck_assert_int_eq(m.nfiles, 0);
-  fs_model_close(&m);
 }
 
 static double *read_rows(const fs_model *m, const char *name, int64_t r0, int64_t r1) {
@@ -244,7 +215,7 @@ START_TEST(test_st_new_dtypes) {
   static const char *const dts[] = {"F8_E4M3", "F8_E5M2", "I8", "U8",
                                     "I16",     "U16",     "I32", "I64"};
   fs_model m;
-  open_ok(fs_test_data("dtype/dtypes.safetensors"), &m);
+  fs_test_open_ok(fs_test_data("dtype/dtypes.safetensors"), &m);
   ck_assert_int_eq(m.format, FS_FMT_SAFETENSORS);
   ck_assert_int_eq(m.ntensors, 16);
   for (int k = 0; k < 8; k++) {
@@ -546,7 +517,7 @@ static const char *const quant_names[] = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"
 
 START_TEST(test_quant_gguf) {
   fs_model m;
-  open_ok(fs_test_data("quant/quant.gguf"), &m);
+  fs_test_open_ok(fs_test_data("quant/quant.gguf"), &m);
   ck_assert_int_eq(m.format, FS_FMT_GGUF);
   ck_assert_int_eq(m.ntensors, 20);
   for (int k = 0; k < 10; k++) {
@@ -595,13 +566,13 @@ START_TEST(test_quant_partial_rows) {
   while (b.n % 32) fs_buf_le(&b, 0, 1);
   for (int i = 0; i < 2 * 34; i++) fs_buf_le(&b, 0, 1);
   fs_test_write_file(path, b.p, b.n);
-  expect_open_fail(path, "tensor 'q4k': shape [300] overflows or splits a block");
+  fs_test_expect_open_fail(path, "tensor 'q4k': shape [300] overflows or splits a block");
   /* without the bad tensor the file opens; the partial rows are refused */
   b.p[8] = 1; /* tensor_count */
   size_t n = b.n;
   fs_test_write_file(path, b.p, n);
   fs_model m;
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   const fs_tensor *t = fs_model_find(&m, "q8");
   ck_assert_int_eq(fs_tensor_cols(t), 16);
   double v[64];
@@ -622,8 +593,8 @@ END_TEST
 START_TEST(test_shards) {
   fs_model m, ref;
   const char *index = fs_test_data("shards/model.safetensors.index.json");
-  open_ok(index, &m);
-  open_ok(fs_test_data("shards/reference/all.safetensors"), &ref);
+  fs_test_open_ok(index, &m);
+  fs_test_open_ok(fs_test_data("shards/reference/all.safetensors"), &ref);
   ck_assert_int_eq(m.format, FS_FMT_SAFETENSORS_INDEX);
   ck_assert_str_eq(fs_format_name(m.format), "safetensors-index");
   ck_assert_int_eq(m.nfiles, 4); /* the index and three shards */
@@ -666,7 +637,7 @@ static void write_shard(const char *dir, const char *file, const char *const *na
   fs_buf_le(&b, strlen(json), 8);
   fs_buf_put(&b, json, strlen(json));
   for (int i = 0; i < 2 * n; i++) fs_buf_le(&b, 0x3f800000, 4);
-  char *path = join(dir, file);
+  char *path = fs_test_join(dir, file);
   fs_test_write_file(path, b.p, b.n);
   free(path);
   free(b.p);
@@ -674,7 +645,7 @@ static void write_shard(const char *dir, const char *file, const char *const *na
 
 /* An index in dir with the given weight_map body; returns its path. */
 static char *write_index(const char *dir, const char *map) {
-  char *path = join(dir, "model.safetensors.index.json");
+  char *path = fs_test_join(dir, "model.safetensors.index.json");
   char text[2048];
   snprintf(text, sizeof text, "{\"metadata\": {\"total_size\": 16},\n \"weight_map\": {%s}}\n",
            map);
@@ -684,12 +655,12 @@ static char *write_index(const char *dir, const char *map) {
 
 static void expect_index_fail(const char *dir, const char *map, const char *reason) {
   char *path = write_index(dir, map);
-  expect_open_fail(path, reason);
+  fs_test_expect_open_fail(path, reason);
   free(path);
 }
 
 START_TEST(test_bad_index) {
-  char *dir = tmp_dir("bad_index");
+  char *dir = fs_test_tmpdir("bad_index");
   static const char *const ab[] = {"a", "b"}, *const a[] = {"a"}, *const bc[] = {"b", "c"};
   write_shard(dir, "s1.safetensors", ab, 2);
   write_shard(dir, "s2.safetensors", bc, 2);
@@ -697,7 +668,7 @@ START_TEST(test_bad_index) {
   /* a good index over s1 opens */
   char *ok = write_index(dir, "\"a\": \"s1.safetensors\", \"b\": \"s1.safetensors\"");
   fs_model m;
-  open_ok(ok, &m);
+  fs_test_open_ok(ok, &m);
   ck_assert_int_eq(m.ntensors, 2);
   ck_assert_int_eq(m.nfiles, 2);
   fs_model_close(&m);
@@ -731,18 +702,18 @@ START_TEST(test_bad_index) {
   expect_index_fail(dir, "\"a\": \"s3.safetensors\", \"a\": \"s3.safetensors\"",
                     "index: invalid JSON: duplicate object key");
   /* a shard that is not a safetensors file */
-  char *junk = join(dir, "junk.safetensors");
+  char *junk = fs_test_join(dir, "junk.safetensors");
   fs_test_write_file(junk, "\x10\0\0\0\0\0\0\0{}", 10);
   expect_index_fail(dir, "\"a\": \"junk.safetensors\"", "shard 'junk.safetensors': header length");
   free(junk);
   /* no weight_map, not an object, not JSON */
-  char *path = join(dir, "model.safetensors.index.json");
+  char *path = fs_test_join(dir, "model.safetensors.index.json");
   write_text(path, "{\"metadata\": {}}");
-  expect_open_fail(path, "index: missing or non-object \"weight_map\"");
+  fs_test_expect_open_fail(path, "index: missing or non-object \"weight_map\"");
   write_text(path, "{\"weight_map\": {\"a\": \"s3.safetensors\"}, \"metadata\": [1]}");
-  expect_open_fail(path, "index: \"metadata\" is not a JSON object");
+  fs_test_expect_open_fail(path, "index: \"metadata\" is not a JSON object");
   write_text(path, "{\"weight_map\": {\"a\": \"s3.safetensors\"");
-  expect_open_fail(path, "index: invalid JSON");
+  fs_test_expect_open_fail(path, "index: invalid JSON");
   /* a huge index is refused before it is read */
   FILE *f = fopen(path, "wb");
   ck_assert_ptr_nonnull(f);
@@ -750,7 +721,7 @@ START_TEST(test_bad_index) {
   for (int i = 0; i < 127; i++) fputc(' ', f);
   fclose(f);
   ck_assert_int_eq(truncate(path, (off_t)17 << 20), 0);
-  expect_open_fail(path, "index of 17825792 bytes exceeds the 16 MiB limit");
+  fs_test_expect_open_fail(path, "index of 17825792 bytes exceeds the 16 MiB limit");
   free(path);
   free(dir);
 }
@@ -759,13 +730,13 @@ END_TEST
 /* The probe: JSON text is an index, a binary safetensors file is not. */
 START_TEST(test_index_probe) {
   fs_model m;
-  open_ok(fs_test_data("dtype/dtypes.safetensors"), &m);
+  fs_test_open_ok(fs_test_data("dtype/dtypes.safetensors"), &m);
   ck_assert_int_eq(m.format, FS_FMT_SAFETENSORS);
   fs_model_close(&m);
-  char *dir = tmp_dir("probe");
-  char *path = join(dir, "x.json");
+  char *dir = fs_test_tmpdir("probe");
+  char *path = fs_test_join(dir, "x.json");
   write_text(path, "{\"weight_map\": {}, \"metadata\": {\"k\": {\"a\": 1}, \"n\": null}}");
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   ck_assert_int_eq(m.format, FS_FMT_SAFETENSORS_INDEX);
   ck_assert_int_eq(m.ntensors, 0);
   ck_assert_str_eq(fs_model_meta(&m, "k"), "{1 keys}");
@@ -773,7 +744,7 @@ START_TEST(test_index_probe) {
   fs_model_close(&m);
   /* JSON with a control byte in the first 64 is not taken for an index */
   write_text(path, "{\"weight_map\":\x01{}}");
-  expect_open_fail(path, "unrecognised format");
+  fs_test_expect_open_fail(path, "unrecognised format");
   free(path);
   free(dir);
 }

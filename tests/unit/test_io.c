@@ -39,18 +39,6 @@ static char *tmp_path(const char *name) { return strdup(fs_test_tmpfile(name)); 
 
 /* A fresh directory, so that a config.json next to one test file cannot be
  * seen by another. */
-static char *tmp_dir(const char *name) {
-  char *d = tmp_path(name);
-  ck_assert_msg(mkdir(d, 0755) == 0 || errno == EEXIST, "mkdir %s", d);
-  return d;
-}
-
-static char *join(const char *dir, const char *name) {
-  char *p = malloc(strlen(dir) + strlen(name) + 2);
-  sprintf(p, "%s/%s", dir, name);
-  return p;
-}
-
 /* safetensors: u64 header length, JSON header, data. */
 static void st_write(const char *path, const char *json, const void *data, size_t n) {
   fs_buf b = {0};
@@ -85,28 +73,6 @@ static void g_tensor(fs_buf *b, const char *name, uint32_t nd, const uint64_t *d
 
 /* ------------------------------------------------------------------------ */
 /* Assertion helpers                                                        */
-
-static void open_ok(const char *path, fs_model *m) {
-  fs_error err = {{0}};
-  int rc = fs_model_open(path, m, &err);
-  ck_assert_msg(rc == 0, "open %s failed: %s", path, err.msg);
-}
-
-static void expect_open_fail(const char *path, const char *reason) {
-  fs_model m;
-  fs_error err = {{0}};
-  ck_assert_msg(fs_model_open(path, &m, &err) == FS_ERR, "%s opened but should not",
-                path);
-  ck_assert_msg(strstr(err.msg, path) != NULL, "message lacks the path: %s", err.msg);
-  ck_assert_msg(strstr(err.msg, reason) != NULL, "expected '%s' in: %s", reason, err.msg);
-  ck_assert_msg(strchr(err.msg, '\n') == NULL, "multi-line message: %s", err.msg);
-  /* a failed open leaves an empty model that is safe to close */
-  ck_assert_int_eq(m.ntensors, 0);
-  ck_assert_int_eq(m.nmeta, 0);
-  ck_assert_ptr_null(m.tensors);
-  ck_assert_ptr_null(m.path);
-  fs_model_close(&m);
-}
 
 static void assert_shape(const fs_tensor *t, int nd, int64_t d0, int64_t d1) {
   ck_assert_ptr_nonnull(t);
@@ -168,7 +134,7 @@ static unsigned char *slurp(const char *path, size_t *n) {
 
 START_TEST(test_real_gguf) {
   fs_model m;
-  open_ok(fs_test_example(GGUF_REAL), &m);
+  fs_test_open_ok(fs_test_example(GGUF_REAL), &m);
   ck_assert_int_eq(m.format, FS_FMT_GGUF);
   ck_assert_str_eq(fs_format_name(m.format), "gguf");
   ck_assert_int_eq(m.ntensors, 48);
@@ -220,7 +186,7 @@ END_TEST
 
 START_TEST(test_real_safetensors) {
   fs_model m;
-  open_ok(fs_test_example(ST_REAL), &m);
+  fs_test_open_ok(fs_test_example(ST_REAL), &m);
   ck_assert_int_eq(m.format, FS_FMT_SAFETENSORS);
   ck_assert_str_eq(fs_format_name(m.format), "safetensors");
   ck_assert_int_eq(m.ntensors, 48);
@@ -286,8 +252,8 @@ static void compare_tensors(const fs_model *g, const char *gn, const fs_model *s
 
 START_TEST(test_cross_format) {
   fs_model g, s;
-  open_ok(fs_test_example(GGUF_REAL), &g);
-  open_ok(fs_test_example(ST_REAL), &s);
+  fs_test_open_ok(fs_test_example(GGUF_REAL), &g);
+  fs_test_open_ok(fs_test_example(ST_REAL), &s);
   char gn[128], sn[128];
   for (int b = 0; b < 5; b++)
     for (size_t p = 0; p < sizeof pair_gguf / sizeof pair_gguf[0]; p++) {
@@ -309,7 +275,7 @@ END_TEST
  * reader that confused rows and columns would slice other numbers. */
 START_TEST(test_real_orientation) {
   fs_model g;
-  open_ok(fs_test_example(GGUF_REAL), &g);
+  fs_test_open_ok(fs_test_example(GGUF_REAL), &g);
   const fs_tensor *q = fs_model_find(&g, "blk.0.attn_q.weight"),
                   *k = fs_model_find(&g, "blk.0.attn_k.weight");
   static double wq[8 * 64], wk[8 * 64], prod[64 * 64], sv[64];
@@ -381,7 +347,7 @@ END_TEST
 
 /* a F64 [2,3], b F32 [3], c F16 [2,2], d BF16 [1,2], e F32 [0,4], f F32 [2,3,4] */
 static char *write_st_dtypes(const char *name) {
-  char *dir = tmp_dir(name), *path = join(dir, "model.safetensors");
+  char *dir = fs_test_tmpdir(name), *path = fs_test_join(dir, "model.safetensors");
   fs_buf d = {0};
   for (int i = 1; i <= 6; i++) fs_buf_f64(&d, i == 5 ? 0.1 : i);     /* 0..48 */
   fs_buf_f32(&d, 0.1f); fs_buf_f32(&d, -3.5f); fs_buf_f32(&d, 1e-40f);      /* 48..60 */
@@ -406,7 +372,7 @@ static char *write_st_dtypes(const char *name) {
 START_TEST(test_st_dtypes) {
   char *path = write_st_dtypes("st_dtypes");
   fs_model m;
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   ck_assert_int_eq(m.ntensors, 6);
   ck_assert_str_eq(fs_model_meta(&m, "note"), "hand-built");
   ck_assert_int_eq(m.nmeta, 2); /* no config.json in this directory */
@@ -458,7 +424,7 @@ END_TEST
 START_TEST(test_in_out_transpose) {
   char *path = write_st_dtypes("st_inout");
   fs_model m;
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   fs_tensor t = *fs_model_find(&m, "a");
   t.shape[0] = 3;
   t.shape[1] = 2;
@@ -481,8 +447,8 @@ START_TEST(test_in_out_transpose) {
 END_TEST
 
 START_TEST(test_config_json) {
-  char *dir = tmp_dir("cfg_ok"), *path = join(dir, "w.safetensors"),
-       *cfg = join(dir, "config.json");
+  char *dir = fs_test_tmpdir("cfg_ok"), *path = fs_test_join(dir, "w.safetensors"),
+       *cfg = fs_test_join(dir, "config.json");
   float w[2] = {1, 2};
   st_write(path, "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", w, 8);
   const char *text = "{\"num_attention_heads\": 8, \"hidden_act\": \"silu\", "
@@ -491,7 +457,7 @@ START_TEST(test_config_json) {
                      "\"architectures\": [\"X\"], \"sub\": {\"a\": 1}}";
   fs_test_write_file(cfg, text, strlen(text));
   fs_model m;
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   ck_assert_str_eq(fs_model_meta(&m, "config.num_attention_heads"), "8");
   ck_assert_str_eq(fs_model_meta(&m, "config.hidden_act"), "silu");
   ck_assert_str_eq(fs_model_meta(&m, "config.rms_norm_eps"), "1e-06");
@@ -505,9 +471,9 @@ START_TEST(test_config_json) {
   /* a malformed config.json is an error that names it */
   const char *bad = "{\"num_attention_heads\": 8,";
   fs_test_write_file(cfg, bad, strlen(bad));
-  expect_open_fail(path, "config.json: invalid JSON");
+  fs_test_expect_open_fail(path, "config.json: invalid JSON");
   fs_test_write_file(cfg, "[1]", 3);
-  expect_open_fail(path, "config.json: not a JSON object");
+  fs_test_expect_open_fail(path, "config.json: not a JSON object");
   free(dir); free(path); free(cfg);
 }
 END_TEST
@@ -557,7 +523,7 @@ static char *write_gguf_dtypes(void) {
 START_TEST(test_gguf_dtypes) {
   char *path = write_gguf_dtypes();
   fs_model m;
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   ck_assert_int_eq(m.nmeta, 16);
   ck_assert_str_eq(fs_model_meta(&m, "general.architecture"), "test");
   ck_assert_str_eq(fs_model_meta(&m, "u8"), "200");
@@ -622,7 +588,7 @@ START_TEST(test_gguf_v2_alignment) {
   memcpy(copy, b.p, b.n);
   write_buf(path, &b);
   fs_model m;
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   ck_assert_str_eq(fs_model_meta(&m, "general.alignment"), "64");
   ck_assert_uint_eq(fs_model_find(&m, "x")->offset, data);
   ck_assert_uint_eq(fs_model_find(&m, "y")->offset, data + 64);
@@ -641,22 +607,22 @@ END_TEST
 
 START_TEST(test_bad_common) {
   char *p = tmp_path("missing.safetensors");
-  expect_open_fail(p, "cannot open");
+  fs_test_expect_open_fail(p, "cannot open");
   free(p);
   p = tmp_path("empty.gguf");
   fs_test_write_file(p, "", 0);
-  expect_open_fail(p, "empty file");
+  fs_test_expect_open_fail(p, "empty file");
   free(p);
   p = tmp_path("short.safetensors");
   fs_test_write_file(p, "\x10\0\0\0\0", 5);
-  expect_open_fail(p, "too short");
+  fs_test_expect_open_fail(p, "too short");
   free(p);
   p = tmp_path("badmagic.gguf");
   fs_test_write_file(p, "GGUX\3\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24);
-  expect_open_fail(p, "no GGUF magic");
+  fs_test_expect_open_fail(p, "no GGUF magic");
   free(p);
-  p = tmp_dir("adir");
-  expect_open_fail(p, "not a regular file");
+  p = fs_test_tmpdir("adir");
+  fs_test_expect_open_fail(p, "not a regular file");
   free(p);
 }
 END_TEST
@@ -667,23 +633,23 @@ START_TEST(test_bad_st_length) {
   fs_buf_u64(&b, 1000);
   fs_buf_put(&b, "{}", 2);
   write_buf(p, &b);
-  expect_open_fail(p, "header length 1000 exceeds the file");
+  fs_test_expect_open_fail(p, "header length 1000 exceeds the file");
   fs_buf_u64(&b, 1ull << 62);
   fs_buf_put(&b, "{\"a\":1}", 7);
   write_buf(p, &b);
-  expect_open_fail(p, "header length 4611686018427387904 exceeds the file");
+  fs_test_expect_open_fail(p, "header length 4611686018427387904 exceeds the file");
   /* truncated: the length promises more JSON than there is */
   fs_buf_u64(&b, 20);
   fs_buf_put(&b, "{\"w\":{\"dt", 9);
   write_buf(p, &b);
-  expect_open_fail(p, "header length 20 exceeds the file");
+  fs_test_expect_open_fail(p, "header length 20 exceeds the file");
   /* over the 100 MiB cap (a sparse file, so nothing is written) */
   uint64_t big = (100ull << 20) + 1;
   fs_buf_u64(&b, big);
   fs_buf_put(&b, "{", 1);
   write_buf(p, &b);
   ck_assert_int_eq(truncate(p, (off_t)(big + 64)), 0);
-  expect_open_fail(p, "exceeds the 100 MiB limit");
+  fs_test_expect_open_fail(p, "exceeds the 100 MiB limit");
   unlink(p);
   free(p);
 }
@@ -736,11 +702,11 @@ static const struct {
 };
 
 START_TEST(test_bad_st_header) {
-  char *dir = tmp_dir("st_bad"), *p = join(dir, "bad.safetensors");
+  char *dir = fs_test_tmpdir("st_bad"), *p = fs_test_join(dir, "bad.safetensors");
   unsigned char zeros[32] = {0};
   for (size_t i = 0; i < sizeof st_bad / sizeof st_bad[0]; i++) {
     st_write(p, st_bad[i].json, zeros, st_bad[i].data);
-    expect_open_fail(p, st_bad[i].reason);
+    fs_test_expect_open_fail(p, st_bad[i].reason);
   }
   free(dir);
   free(p);
@@ -751,7 +717,7 @@ END_TEST
 static void gguf_expect(const char *name, fs_buf *b, const char *reason) {
   char *p = tmp_path(name);
   write_buf(p, b);
-  expect_open_fail(p, reason);
+  fs_test_expect_open_fail(p, reason);
   free(p);
 }
 
@@ -892,7 +858,7 @@ START_TEST(test_gguf_truncated) {
 END_TEST
 
 START_TEST(test_nonfinite) {
-  char *dir = tmp_dir("nonfinite"), *p = join(dir, "nan.safetensors");
+  char *dir = fs_test_tmpdir("nonfinite"), *p = fs_test_join(dir, "nan.safetensors");
   fs_buf d = {0};
   for (int i = 0; i < 6; i++) fs_buf_f32(&d, i == 4 ? NAN : (float)i);
   fs_buf_u16(&d, 0x3C00); fs_buf_u16(&d, 0xFF80);
@@ -901,7 +867,7 @@ START_TEST(test_nonfinite) {
            d.p, d.n);
   free(d.p);
   fs_model m;
-  open_ok(p, &m);
+  fs_test_open_ok(p, &m);
   const fs_tensor *w = fs_model_find(&m, "w"), *h = fs_model_find(&m, "h");
   expect_read_fail(&m, w, 0, 2, "non-finite value NaN at element 4 (row 1, column 1)");
   expect_read_fail(&m, w, 1, 2, "NaN at element 4");
@@ -918,7 +884,7 @@ START_TEST(test_nonfinite) {
   fs_buf_pad(&b, 32);
   fs_buf_u16(&b, 0x3C00); fs_buf_u16(&b, 0x3C00); fs_buf_u16(&b, 0x3C00); fs_buf_u16(&b, 0x7C00);
   write_buf(g, &b);
-  open_ok(g, &m);
+  fs_test_open_ok(g, &m);
   expect_read_fail(&m, &m.tensors[0], 0, 2, "Inf at element 3 (row 1, column 1)");
   fs_model_close(&m);
   free(g); free(p); free(dir);
@@ -927,11 +893,11 @@ END_TEST
 
 /* A file that shrinks after open is caught on read, not read past. */
 START_TEST(test_file_changed) {
-  char *dir = tmp_dir("changed"), *p = join(dir, "c.safetensors");
+  char *dir = fs_test_tmpdir("changed"), *p = fs_test_join(dir, "c.safetensors");
   float w[4] = {1, 2, 3, 4};
   st_write(p, "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", w, 16);
   fs_model m;
-  open_ok(p, &m);
+  fs_test_open_ok(p, &m);
   ck_assert_int_eq(truncate(p, 20), 0);
   expect_read_fail(&m, &m.tensors[0], 0, 1, "file changed since it was opened");
   unlink(p);

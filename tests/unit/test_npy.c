@@ -54,29 +54,11 @@ static char *tmp_path(const char *name) { return strdup(fs_test_tmpfile(name)); 
 /* ------------------------------------------------------------------------ */
 /* Assertion helpers                                                        */
 
-static void open_ok(const char *path, fs_model *m) {
-  fs_error err = {{0}};
-  int rc = fs_model_open(path, m, &err);
-  ck_assert_msg(rc == 0, "open %s failed: %s", path, err.msg);
-}
-
-static void expect_open_fail(const char *path, const char *reason) {
-  fs_model m;
-  fs_error err = {{0}};
-  ck_assert_msg(fs_model_open(path, &m, &err) == FS_ERR, "%s opened but should not", path);
-  ck_assert_msg(strstr(err.msg, path) != NULL, "message lacks the path: %s", err.msg);
-  ck_assert_msg(strstr(err.msg, reason) != NULL, "expected '%s' in: %s", reason, err.msg);
-  ck_assert_msg(strchr(err.msg, '\n') == NULL, "multi-line message: %s", err.msg);
-  ck_assert_int_eq(m.ntensors, 0);
-  ck_assert_ptr_null(m.path);
-  fs_model_close(&m);
-}
-
 /* Write bytes to a temporary file and expect the open to fail. */
 static void expect_bytes_fail(const char *name, const void *d, size_t n, const char *reason) {
   char *path = tmp_path(name);
   fs_test_write_file(path, d, n);
-  expect_open_fail(path, reason);
+  fs_test_expect_open_fail(path, reason);
   free(path);
 }
 
@@ -148,7 +130,7 @@ START_TEST(test_known_answers) {
     char rel[96];
     fs_model m;
     snprintf(rel, sizeof rel, FIX "%s", e.file);
-    open_ok(fs_test_data(rel), &m);
+    fs_test_open_ok(fs_test_data(rel), &m);
     check_one(&m, &e);
     fs_model_close(&m);
     count++;
@@ -162,7 +144,7 @@ static void check_format(const char *file, fs_format fmt, int ntensors) {
   fs_model m;
   char rel[96];
   snprintf(rel, sizeof rel, FIX "%s", file);
-  open_ok(fs_test_data(rel), &m);
+  fs_test_open_ok(fs_test_data(rel), &m);
   ck_assert_str_eq(fs_format_name(m.format), fs_format_name(fmt));
   ck_assert_int_eq(m.ntensors, ntensors);
   fs_model_close(&m);
@@ -176,10 +158,10 @@ START_TEST(test_formats_and_layout) {
   check_format("nested.pt", FS_FMT_TORCH, 2);
   fs_model m;
   /* Fortran order and the transposed torch view are stored as [in, out]. */
-  open_ok(fs_test_data(FIX "f4_fortran.npy"), &m);
+  fs_test_open_ok(fs_test_data(FIX "f4_fortran.npy"), &m);
   ck_assert_int_eq(m.tensors[0].in_out, 1);
   fs_model_close(&m);
-  open_ok(fs_test_data(FIX "state_dict.pt"), &m);
+  fs_test_open_ok(fs_test_data(FIX "state_dict.pt"), &m);
   ck_assert_int_eq(fs_model_find(&m, "proj.weight")->in_out, 1);
   ck_assert_int_eq(fs_model_find(&m, "fc1.weight")->in_out, 0);
   /* The slice shares proj's storage, 8 elements in. */
@@ -187,7 +169,7 @@ START_TEST(test_formats_and_layout) {
                     fs_model_find(&m, "proj.weight")->offset + 8 * 4);
   fs_model_close(&m);
   /* The scalar beside the weights is metadata. */
-  open_ok(fs_test_data(FIX "nested.pt"), &m);
+  fs_test_open_ok(fs_test_data(FIX "nested.pt"), &m);
   ck_assert_str_eq(fs_model_meta(&m, "epoch"), "7");
   fs_model_close(&m);
 }
@@ -196,7 +178,7 @@ END_TEST
 /* Row ranges of deflated members, out of order: the stream restarts. */
 START_TEST(test_compressed_row_ranges) {
   fs_model m;
-  open_ok(fs_test_data(FIX "compressed.npz"), &m);
+  fs_test_open_ok(fs_test_data(FIX "compressed.npz"), &m);
   FILE *f = fopen(fs_test_data(FIX "expected/index.txt"), "r");
   expect_line e;
   while (parse_line(f, &e)) {
@@ -405,7 +387,7 @@ START_TEST(test_torch_handbuilt) {
   char *path = tmp_path("ok.pt");
   fs_test_write_file(path, z.p, z.n);
   fs_model m;
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   ck_assert_int_eq(m.format, FS_FMT_TORCH);
   const fs_tensor *t = fs_model_find(&m, "w");
   double *v = read_rows(&m, t, 0, 2);
@@ -421,7 +403,7 @@ START_TEST(test_torch_handbuilt) {
   zmember zm[2] = {{"ar/data.pkl", p.p, p.n}, {"ar/data/0", st, sizeof st}};
   zip_build64(&z, zm, 2, 1);
   fs_test_write_file(path, z.p, z.n);
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   v = read_rows(&m, fs_model_find(&m, "w"), 1, 2);
   for (int i = 0; i < 3; i++) ck_assert(v[i] == 0.5 * (5 + i));
   free(v);
@@ -432,7 +414,7 @@ START_TEST(test_torch_handbuilt) {
   free(path);
   path = tmp_path("bad64.pt");
   fs_test_write_file(path, z.p, z.n);
-  expect_open_fail(path, "ZIP64 end record offset");
+  fs_test_expect_open_fail(path, "ZIP64 end record offset");
   free(p.p);
   free(z.p);
 
@@ -466,7 +448,7 @@ START_TEST(test_torch_handbuilt) {
   PUTLIT(&p, "u.");
   torch_zip(&z, &p, 8);
   fs_test_write_file(path, z.p, z.n);
-  open_ok(path, &m);
+  fs_test_open_ok(path, &m);
   ck_assert_int_eq(m.ntensors, 2);
   ck_assert_str_eq(fs_model_meta(&m, "lr"), "0.1");
   ck_assert_str_eq(fs_model_meta(&m, "step"), "-256");
