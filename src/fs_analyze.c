@@ -168,8 +168,11 @@ static int compute_one(fs_run *R, int64_t gi, fs_error *err) {
     q->effective_rank = fs_entropy_rank(q->sigma_full, mn, 2);
     /* The empirical spectral density of W^T W / max(m, n) (WeightWatcher's). */
     double *esd = malloc(sizeof *esd * (size_t)(mn + 1)), N = m > n ? m : n;
-    for (int i = 0; esd && i < mn; i++) esd[i] = q->sigma_full[i] * q->sigma_full[i] / N;
-    if (esd) fs_powerlaw_fit(esd, mn, FS_POWERLAW_MIN_TAIL, &q->tail);
+    if (!esd) /* a missing fit must be an error, not a silent NaN */
+      return fs_fail(err, "%s: matrix '%s': out of memory for the spectral density",
+                     R->plan.models[R->plan.mat[gi].model].path, x->name);
+    for (int i = 0; i < mn; i++) esd[i] = q->sigma_full[i] * q->sigma_full[i] / N;
+    fs_powerlaw_fit(esd, mn, FS_POWERLAW_MIN_TAIL, &q->tail);
     free(esd);
   } else {
     fs_spectrum_stats(s, o->tau, &R->stats[gi]); /* of the k_max held, before truncation */
