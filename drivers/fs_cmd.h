@@ -1,0 +1,19 @@
+/*
+ * fs_cmd.h - what the driver's commands share: exit statuses, the usage
+ * error line, and one entry point per command (drivers/cmd_<name>.c).
+ * Adding a command: a cmd_<name>.c file, its prototype here, one line in
+ * main's dispatch and its lines in the usage text (drivers/flagscope.c).
+ */
+#ifndef FS_CMD_H
+#define FS_CMD_H
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* Prints "flagscope: <fmt with arg>" and the --help hint on stderr; returns EXIT_USAGE. */
+int usage_error(const char *fmt, const char *arg);
+
+int cmd_analyze(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+#endif
