@@ -6,6 +6,8 @@
  */
 #include "fs_h5out.h"
 
+#include "fs_fault.h"
+
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +136,8 @@ int fs_h5_write(fs_h5 *h, const char *path, fs_h5_type type, size_t strwidth,
   /* H5Dwrite is collective: enter it only if every rank is ready to.  An
    * empty dataset (the same nglobal on every rank) has nothing to write, and
    * parallel HDF5 refuses a transfer of zero elements everywhere. */
-  int ready = d >= 0 && sel >= 0 && (nlocal == 0 || data), all_ready;
+  int ready = d >= 0 && sel >= 0 && (nlocal == 0 || data) && !fs_fault_hit(FS_FAULT_WRITE, -1);
+  int all_ready;
   MPI_Allreduce(&ready, &all_ready, 1, MPI_INT, MPI_MIN, h->comm);
   hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
   H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);

@@ -1,8 +1,11 @@
 /* fs_plan.c - work list and rank assignment (see fs_plan.h). */
 #include "fs_plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fs_fault.h"
 
 int fs_plan_k(int kmax, int64_t rows, int64_t cols) {
   int64_t k = kmax;
@@ -11,9 +14,13 @@ int fs_plan_k(int kmax, int64_t rows, int64_t cols) {
   return (int)k;
 }
 
-static void open_model(fs_plan_model *pm, const char *path) {
+static void open_model(fs_plan_model *pm, const char *path, int index) {
   fs_error e;
   fs_error_clear(&e);
+  if (fs_fault_hit(FS_FAULT_OPEN, index)) {
+    snprintf(pm->error, sizeof pm->error, "%s: cannot read the header (injected fault)", path);
+    return;
+  }
   if (fs_model_open(path, &pm->model, &e) || fs_graph_build(&pm->model, &pm->graph, &e)) {
     memcpy(pm->error, e.msg, sizeof pm->error);
     return;
@@ -81,20 +88,39 @@ static int fill_work(fs_plan *p, int kmax, fs_error *err) {
   return 0;
 }
 
-int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
-                  fs_plan *p, fs_error *err) {
+int fs_plan_open(char *const *paths, int nmodels, fs_plan *p, fs_error *err) {
   memset(p, 0, sizeof *p);
-  p->nranks = nranks > 0 ? nranks : 1;
   p->nmodels = nmodels;
   p->models = calloc((size_t)nmodels + 1, sizeof *p->models);
   if (!p->models) return fs_fail(err, "out of memory planning %d models", nmodels);
   for (int i = 0; i < nmodels; i++) {
     p->models[i].path = strdup(paths[i]);
     if (!p->models[i].path) return fs_fail(err, "out of memory planning %d models", nmodels);
-    open_model(&p->models[i], paths[i]);
+    open_model(&p->models[i], paths[i], i);
   }
+  return 0;
+}
+
+void fs_plan_drop_model(fs_plan *p, int i, const char *why) {
+  fs_plan_model *pm = &p->models[i];
+  if (pm->ok) {
+    fs_graph_free(&pm->graph);
+    fs_model_close(&pm->model);
+    pm->ok = 0;
+  }
+  snprintf(pm->error, sizeof pm->error, "%s", why);
+}
+
+int fs_plan_assign(fs_plan *p, int kmax, int nranks, fs_error *err) {
+  p->nranks = nranks > 0 ? nranks : 1;
   FS_TRY(fill_work(p, kmax, err));
   return assign_lpt(p, err);
+}
+
+int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
+                  fs_plan *p, fs_error *err) {
+  FS_TRY(fs_plan_open(paths, nmodels, p, err));
+  return fs_plan_assign(p, kmax, nranks, err);
 }
 
 void fs_plan_free(fs_plan *p) {

@@ -50,9 +50,17 @@ typedef struct fs_plan {
 } fs_plan;
 
 /* Opens every header (a bad one marks its model failed; it is not fatal) and
- * assigns the work over nranks.  Fails only when memory runs out. */
+ * assigns the work over nranks.  Fails only when memory runs out.  The same
+ * as fs_plan_open then fs_plan_assign; a parallel run agrees on which models
+ * opened in between (a file may be readable on some ranks only). */
 int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
                   fs_plan *p, fs_error *err);
+int fs_plan_open(char *const *paths, int nmodels, fs_plan *p, fs_error *err);
+int fs_plan_assign(fs_plan *p, int kmax, int nranks, fs_error *err);
+
+/* Marks model i failed with the reason why (closing it if it was open);
+ * only before fs_plan_assign. */
+void fs_plan_drop_model(fs_plan *p, int i, const char *why);
 void fs_plan_free(fs_plan *p);
 
 /* k actually used for a rows x cols matrix: min(kmax, rows, cols). */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_fault.h"
 #include "fs_h5out.h"
 #include "fs_load.h"
 #include "fs_pair.h"
@@ -44,8 +45,14 @@ static int compute_one(fs_run *R, int64_t gi, fs_error *err) {
   fs_spectrum *s = &R->spec[gi];
   fs_matrix_spectral *q = &R->spectral[gi];
   double *W = NULL, t0 = MPI_Wtime();
-  FS_TRY(fs_load_matrix(&R->plan.models[R->plan.mat[gi].model].model, x, &W, err));
-  int rc = fs_spectrum_compute(W, m, n, R->plan.mat[gi].k, s, err);
+  int model = R->plan.mat[gi].model;
+  if (fs_fault_hit(FS_FAULT_READ, model))
+    return fs_fail(err, "%s: matrix '%s': cannot read the tensor (injected fault)",
+                   R->plan.models[model].path, x->name);
+  FS_TRY(fs_load_matrix(&R->plan.models[model].model, x, &W, err));
+  int rc = fs_fault_hit(FS_FAULT_SPECTRA, model)
+               ? fs_fail(err, "the singular value solver failed (injected fault)")
+               : fs_spectrum_compute(W, m, n, R->plan.mat[gi].k, s, err);
   if (!rc && o->full_spectrum) {
     q->sigma_full = malloc(sizeof *q->sigma_full * (size_t)(mn + 1));
     rc = q->sigma_full ? fs_singular_values(W, m, n, q->sigma_full, err)
@@ -134,44 +141,53 @@ static int64_t list_transfers(const fs_run *R, xfer *list) {
   return u;
 }
 
+/* Two phases, so that no rank can fail once messages are in flight: every
+ * buffer is allocated first and the ranks agree that all allocations worked;
+ * only then are the messages posted.  After an agreed failure nothing was
+ * sent, and the pairs whose reader basis is on another rank fail with the
+ * reason (compute_pairs); the local ones go on. */
 static int exchange_bases(fs_run *R, fs_error *err) {
   xfer *list = malloc(sizeof *list * (size_t)(R->plan.npair + 1));
-  if (!list) return fs_fail(err, "out of memory listing basis transfers");
-  int64_t n = list_transfers(R, list), nreq = 0;
+  int64_t n = list ? list_transfers(R, list) : 0, nreq = 0;
   MPI_Request *req = malloc(sizeof *req * (size_t)(n + 1));
-  double **sendbuf = calloc((size_t)n + 1, sizeof *sendbuf);
-  int rc = (req && sendbuf) ? 0 : fs_fail(err, "out of memory for basis transfers");
+  double **buf = calloc((size_t)n + 1, sizeof *buf);
+  int ok = list && req && buf && !fs_fault_hit(FS_FAULT_EXCHANGE, -1), all;
+  for (int64_t i = 0; ok && i < n; i++) {
+    const xfer *x = &list[i];
+    int64_t d = fs_matrix_in_dim(fs_plan_matrix_of(&R->plan, x->mat)), k = R->kdone[x->mat];
+    if (x->to == R->rank || x->from == R->rank)
+      ok = (buf[i] = malloc(sizeof **buf * (size_t)(k + d * k))) != NULL;
+  }
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   /* Both sides walk the list in one order, so message i from a rank to another
    * matches receive i (MPI's non-overtaking rule); one tag suffices. */
-  for (int64_t i = 0; i < n && !rc; i++) {
+  for (int64_t i = 0; all && i < n; i++) {
     const xfer *x = &list[i];
     int64_t d = fs_matrix_in_dim(fs_plan_matrix_of(&R->plan, x->mat)), k = R->kdone[x->mat];
     int count = (int)(k + d * k);
     if (x->to == R->rank) {
-      double *buf = malloc(sizeof *buf * (size_t)count);
-      if (!buf) { rc = fs_fail(err, "out of memory receiving a basis"); break; }
-      R->recv[x->mat] = buf;
-      MPI_Irecv(buf, count, MPI_DOUBLE, x->from, 0, R->comm, &req[nreq++]);
+      R->recv[x->mat] = buf[i], buf[i] = NULL; /* the run owns it now */
+      MPI_Irecv(R->recv[x->mat], count, MPI_DOUBLE, x->from, 0, R->comm, &req[nreq++]);
     } else if (x->from == R->rank) {
       fs_basis b;
       fs_run_reader_basis(R, x->mat, &b);
-      double *buf = sendbuf[i] = malloc(sizeof *buf * (size_t)count);
-      if (!buf) { rc = fs_fail(err, "out of memory sending a basis"); break; }
-      memcpy(buf, b.sigma, sizeof *buf * (size_t)k);
-      memcpy(buf + k, b.vec, sizeof *buf * (size_t)(d * k));
-      MPI_Isend(buf, count, MPI_DOUBLE, x->to, 0, R->comm, &req[nreq++]);
+      memcpy(buf[i], b.sigma, sizeof **buf * (size_t)k);
+      memcpy(buf[i] + k, b.vec, sizeof **buf * (size_t)(d * k));
+      MPI_Isend(buf[i], count, MPI_DOUBLE, x->to, 0, R->comm, &req[nreq++]);
     }
   }
-  /* Even after a local failure, complete what was posted: peers are waiting. */
-  if (req) MPI_Waitall((int)nreq, req, MPI_STATUSES_IGNORE);
-  for (int64_t i = 0; sendbuf && i < n; i++) free(sendbuf[i]);
-  free(sendbuf), free(req), free(list);
-  return rc;
+  if (nreq) MPI_Waitall((int)nreq, req, MPI_STATUSES_IGNORE);
+  for (int64_t i = 0; buf && i < n; i++) free(buf[i]);
+  free(buf), free(req), free(list);
+  if (all) return 0;
+  return ok ? fs_fail(err, "exchanging bases failed on another rank (out of memory?)")
+            : fs_fail(err, "out of memory for the basis exchange%s",
+                      fs_fault_hit(FS_FAULT_EXCHANGE, -1) ? " (injected fault)" : "");
 }
 
 /* ---- pairs -------------------------------------------------------------- */
 
-static void compute_pairs(fs_run *R) {
+static void compute_pairs(fs_run *R, const char *exchange_error) {
   double eps[FS_MAX_EPS];
   for (int e = 0; e < R->opts->neps; e++) eps[e] = R->opts->eps_deg[e] * (3.14159265358979323846 / 180.0);
   for (int64_t i = 0; i < R->nmine_pair; i++) {
@@ -184,12 +200,23 @@ static void compute_pairs(fs_run *R) {
       fs_run_set_error(&R->pair_error[p], msg);
       continue;
     }
+    if (R->plan.mat[q->reader].owner != R->rank && !R->recv[q->reader]) {
+      /* the reason is cut to fit: the pair and the rank come first */
+      snprintf(msg, sizeof msg, "skipped: the basis of '%s' did not arrive from rank %d (%.200s)",
+               fs_plan_matrix_of(&R->plan, q->reader)->name, R->plan.mat[q->reader].owner,
+               exchange_error);
+      fs_run_set_error(&R->pair_error[p], msg);
+      continue;
+    }
     fs_basis w, r;
     fs_run_writer_basis(R, q->writer, &w);
     fs_run_reader_basis(R, q->reader, &r);
     fs_error e;
     fs_error_clear(&e);
-    if (fs_pair_compute(&w, &r, eps, R->opts->neps, &R->pres[p], &e)) {
+    int rc = fs_fault_hit(FS_FAULT_PAIRS, q->model)
+                 ? fs_fail(&e, "the pair computation failed (injected fault)")
+                 : fs_pair_compute(&w, &r, eps, R->opts->neps, &R->pres[p], &e);
+    if (rc) {
       fs_run_set_error(&R->pair_error[p], e.msg);
       if (R->opts->log) fprintf(R->opts->log, "flagscope: error: %s: pair %s -> %s: %s\n",
                                 R->plan.models[q->model].path,
@@ -212,15 +239,26 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
   compute_spectra(&R);
   R.time[FS_STAGE_SPECTRA] = MPI_Wtime() - t0;
   int rc = fs_run_agree_matrices(&R, err);
-  if (!rc) rc = exchange_bases(&R, err);
   if (!rc) {
-    compute_pairs(&R);
+    /* An agreed exchange failure costs the pairs that needed a remote basis,
+     * not the run: they are recorded as failed with this reason. */
+    fs_error ex;
+    fs_error_clear(&ex);
+    if (exchange_bases(&R, &ex) && o->log && R.rank == 0)
+      fprintf(o->log, "flagscope: error: %s\n", ex.msg);
+    compute_pairs(&R, ex.msg);
     rc = fs_run_agree_pairs(&R, err);
   }
   R.time[FS_STAGE_PAIRS] = MPI_Wtime() - t0 - R.time[FS_STAGE_SPECTRA];
+  /* A failed summary must not cost the output: the tables are written anyway. */
   fs_model_summary *sum = NULL;
-  if (!rc) rc = fs_reduce_models(&R, &sum, err);
+  fs_error es;
+  fs_error_clear(&es);
+  int rc_sum = rc ? 0 : fs_reduce_models(&R, &sum, &es);
   if (!rc) rc = fs_output_write(&R, err);
+  if (!rc && rc_sum) {
+    rc = fs_fail(err, "%s", es.msg);
+  }
   if (!rc) rc = fs_reduce_report(&R, sum, o->summary, nfailed);
   free(sum);
   fs_run_free(&R);

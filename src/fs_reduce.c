@@ -4,17 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_fault.h"
+
 enum { F_COUNT, F_RANDOM, F_OVERLAP, F_KAPPA, F_KREL, F_BAL, F_RATIO0 }; /* F_RATIO0 + e for eps e */
 
 int fs_reduce_models(const fs_run *R, fs_model_summary **out, fs_error *err) {
   int nf = F_RATIO0 + R->opts->neps, nm = R->plan.nmodels;
   size_t n = (size_t)nm * FS_PAIR_NTYPES * nf;
   double *acc = calloc(n + 1, sizeof *acc), *tot = calloc(n + 1, sizeof *tot);
-  int ok = acc && tot, all;
+  int ok = acc && tot && !fs_fault_hit(FS_FAULT_REDUCE, -1), all;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   if (!all) {
     free(acc), free(tot);
-    return fs_fail(err, "out of memory reducing the statistics of %d models", nm);
+    return fs_fail(err, "out of memory reducing the statistics of %d models%s", nm,
+                   fs_fault_hit(FS_FAULT_REDUCE, -1) ? " (injected fault)" : "");
   }
   for (int64_t i = 0; i < R->nmine_pair; i++) {
     int64_t p = R->mine_pair[i];

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_fault.h"
+
 static int64_t *list_mine(const fs_run *R, int pairs, int64_t *count) {
   int64_t n = pairs ? R->plan.npair : R->plan.nmat, c = 0;
   int64_t *out = malloc(sizeof *out * (size_t)(n + 1));
@@ -32,6 +34,47 @@ static int allocate(fs_run *R) {
          R->kdone && R->recv && R->pres && R->pair_error && R->pdone;
 }
 
+/* Every rank opened every header itself; they must agree before the work is
+ * assigned, or the ranks would number the matrices differently.  A model that
+ * failed on some rank (a file only some nodes can read) or whose header bytes
+ * differ between ranks (changed while being read) fails everywhere, with the
+ * reason of the lowest rank that saw the failure. */
+static int agree_models(fs_run *R, fs_error *err) {
+  int nm = R->plan.nmodels;
+  int *v = malloc(sizeof *v * (size_t)(3 * nm + 1));
+  uint64_t *c = malloc(sizeof *c * (size_t)(2 * nm + 1));
+  int ok = v && c, all;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
+  if (!all) {
+    free(v), free(c);
+    return fs_fail(err, "out of memory agreeing on %d models", nm);
+  }
+  for (int i = 0; i < nm; i++) { /* ok, -ok (for the max), first failing rank */
+    const fs_plan_model *pm = &R->plan.models[i];
+    v[i] = pm->ok, v[nm + i] = -pm->ok, v[2 * nm + i] = pm->ok ? R->size : R->rank;
+    c[i] = pm->ok ? pm->model.header_checksum : 0, c[nm + i] = ~c[i];
+  }
+  MPI_Allreduce(MPI_IN_PLACE, v, 3 * nm, MPI_INT, MPI_MIN, R->comm);
+  MPI_Allreduce(MPI_IN_PLACE, c, 2 * nm, MPI_UINT64_T, MPI_MIN, R->comm);
+  for (int i = 0; i < nm; i++) {
+    char why[FS_ERRMSG_MAX];
+    if (v[i] != -v[nm + i]) { /* failed on some ranks only */
+      int first = v[2 * nm + i];
+      memcpy(why, R->plan.models[i].error, sizeof why);
+      MPI_Bcast(why, sizeof why, MPI_CHAR, first, R->comm);
+      size_t n = strlen(why);
+      snprintf(why + n, sizeof why - n, " (on rank %d; other ranks could read it)", first);
+      fs_plan_drop_model(&R->plan, i, why);
+    } else if (v[i] && c[i] != ~c[nm + i]) {
+      snprintf(why, sizeof why, "%s: the header differs between ranks (file changed while "
+               "being read?)", R->plan.models[i].path);
+      fs_plan_drop_model(&R->plan, i, why);
+    }
+  }
+  free(v), free(c);
+  return 0;
+}
+
 int fs_run_init(fs_run *R, MPI_Comm comm, char *const *paths, int nmodels,
                 const fs_analyze_opts *o, fs_error *err) {
   memset(R, 0, sizeof *R);
@@ -40,8 +83,13 @@ int fs_run_init(fs_run *R, MPI_Comm comm, char *const *paths, int nmodels,
   MPI_Comm_rank(R->comm, &R->rank);
   MPI_Comm_size(R->comm, &R->size);
   R->opts = o;
-  int ok = fs_plan_build(paths, nmodels, o->kmax, R->size, &R->plan, err) == 0 && allocate(R);
+  int ok = fs_fault_init(R->rank) == 0 ||
+           fs_fail(err, "FLAGSCOPE_FAULT cannot be parsed (see src/fs_fault.h)") == 0;
+  ok = ok && fs_plan_open(paths, nmodels, &R->plan, err) == 0;
   int all;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
+  if (all && agree_models(R, err)) all = 0;
+  ok = all && fs_plan_assign(&R->plan, o->kmax, R->size, err) == 0 && allocate(R);
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   if (!all) {
     if (ok) fs_fail(err, "planning the run failed on another rank (out of memory?)");

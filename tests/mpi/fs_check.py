@@ -444,8 +444,41 @@ def check_schema(path, doc):
     print("schema: every dataset and attribute of %s is documented" % path)
 
 
+def results_by_name(path, exclude):
+    """Per-matrix sigma and per-pair diagnostics keyed by (model path, names),
+    for the models whose path does not end with exclude."""
+    f = h5py.File(path, "r")
+    mo, mx, pr = f["models"], f["matrices"], f["pairs"]
+    paths = [s(p) for p in mo["path"][()]]
+    names = [s(n) for n in mx["name"][()]]
+    sig, off, k = mx["sigma"][()], mx["sigma_offset"][()], mx["k"][()]
+    out = {}
+    for i, m in enumerate(mx["model"][()]):
+        if not paths[m].endswith(exclude) and k[i] > 0:
+            out[(paths[m], names[i])] = sig[off[i]:off[i] + k[i]]
+    cols = [pr[c][()] for c in ("kappa", "balancedness", "overlap")]
+    for i, m in enumerate(pr["model"][()]):
+        if not paths[m].endswith(exclude) and s(pr["status"][i]) == "ok":
+            key = (paths[m], names[pr["writer"][i]], names[pr["reader"][i]])
+            out[key] = np.array([c[i] for c in cols])
+    return out, {p: s(st) for p, st in zip(paths, mo["status"][()])}
+
+
+def check_match(ref, other, exclude):
+    """The models other than the excluded one have the same results as in ref."""
+    a, sa = results_by_name(ref, exclude)
+    b, sb = results_by_name(other, exclude)
+    for p, st in sa.items():
+        if not p.endswith(exclude):
+            assert sb.get(p) == st, "%s: status %s, expected %s" % (p, sb.get(p), st)
+    assert set(a) == set(b), "items differ: %s" % sorted(set(a) ^ set(b))[:5]
+    for key, v in a.items():
+        assert np.allclose(v, b[key], rtol=1e-10, atol=1e-12), key
+    print("the other models match: %d items" % len(a))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"numbers": lambda: check_numbers(*args), "same": lambda: check_same(args),
      "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args),
-     "schema": lambda: check_schema(*args)}[cmd]()
+     "schema": lambda: check_schema(*args), "match": lambda: check_match(*args)}[cmd]()
