@@ -3,8 +3,9 @@
  *
  * The schema is the column tables below: each column has a name, a type, a
  * description (stored as its "description" attribute, so the file explains
- * itself) and a getter.  Adding a column is adding a line.  Rows of /matrices
- * and /pairs are written by the rank that owns them, /models by rank 0.
+ * itself) and a getter (fs_output_table.h).  Adding a column is adding a line.
+ * Rows of /matrices and /pairs are written by the rank that owns them, /models
+ * by rank 0; /heads and /head_overlaps by io/fs_output_heads.c.
  */
 #include "fs_output.h"
 
@@ -17,20 +18,8 @@
 #include <time.h>
 
 #include "fs_h5out.h"
+#include "fs_output_table.h"
 
-typedef void (*getter)(const fs_run *R, int64_t row, void *dst, size_t width);
-
-typedef struct column {
-  const char *name;
-  fs_h5_type type;
-  size_t width; /* bytes of a string column */
-  getter get;
-  const char *description;
-} column;
-
-#define PUT_D(v) ((void)width, *(double *)dst = (v))
-#define PUT_I(v) ((void)width, *(int64_t *)dst = (int64_t)(v))
-#define PUT_S(...) snprintf((char *)dst, width, __VA_ARGS__)
 
 /* ---- /matrices ------------------------------------------------------------ */
 
@@ -280,8 +269,6 @@ static const column model_columns[] = {
     {"head_dim", FS_H5_INT64, 0, o_hd, "head size"},
 };
 
-#define NCOL(a) ((int)(sizeof(a) / sizeof(a)[0]))
-
 /* ---- writing ----------------------------------------------------------------- */
 
 static size_t elem_size(const column *c) {
@@ -303,6 +290,11 @@ static int write_table(fs_run *R, fs_h5 *h, const char *group, const column *col
     FS_TRY(fs_h5_attr_string(h, path, "description", cols[c].description, err));
   }
   return 0;
+}
+
+int fs_output_table(fs_run *R, fs_h5 *h, const char *group, const column *cols, int ncol,
+                    int64_t nrows, int64_t nl, const int64_t *rows, fs_error *err) {
+  return write_table(R, h, group, cols, ncol, nrows, nl, rows, err);
 }
 
 static int write_dim_columns(fs_run *R, fs_h5 *h, fs_error *err) {
@@ -426,8 +418,9 @@ static int write_all(fs_run *R, fs_h5 *h, fs_error *err) {
   FS_TRY(write_table(R, h, "/pairs", pair_columns, NCOL(pair_columns), R->plan.npair,
                      R->nmine_pair, R->mine_pair, err));
   FS_TRY(write_dim_columns(R, h, err));
-  return write_ragged(R, h, "/pairs/theta", "/pairs/theta_offset", R->plan.npair,
-                      R->mine_pair, R->nmine_pair, theta_count, theta_values, err);
+  FS_TRY(write_ragged(R, h, "/pairs/theta", "/pairs/theta_offset", R->plan.npair,
+                      R->mine_pair, R->nmine_pair, theta_count, theta_values, err));
+  return fs_output_heads(R, h, err);
 }
 
 int fs_output_write(fs_run *R, fs_error *err) {

@@ -419,6 +419,7 @@ static int build_transformer(const fs_model *m, const layout *L, fs_graph *g, fs
       if (add_whole(g, m, L->role[b][R_QKV], L->f->conv1d, -1, b, err) < 0) return FS_ERR;
     }
     FS_TRY(add_block(m, L, b, g, &p, &x, err));
+    FS_TRY(fs_graph_add_head_block(g, b, x.q, x.k, x.v, x.o, err));
     FS_TRY(add_residual(g, L->f->parallel, writers, nw, &x, b, err));
     FS_TRY(add_pair(g, FS_PAIR_MLP, x.up, x.down, b, -1, err));
     FS_TRY(add_pair(g, FS_PAIR_MLP, x.gate, x.down, b, -1, err));
@@ -849,5 +850,6 @@ int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err) {
 void fs_graph_free(fs_graph *g) {
   free(g->mat);
   free(g->pair);
+  free(g->head_block);
   memset(g, 0, sizeof *g);
 }

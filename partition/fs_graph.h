@@ -80,17 +80,35 @@ typedef struct fs_pair {
   int block, head;    /* -1 where not applicable */
 } fs_pair;
 
+/* The attention of one transformer block as whole maps, for the head
+ * diagnostics (SPEC 3.7, src/fs_heads.h): Q [n_head head_dim, D] and K, V
+ * [n_head_kv head_dim, D] (fused QKV sliced, interleaved row blocks resolved,
+ * the norm gain folded as for the residual readers), O [D, n_head head_dim];
+ * rows h head_dim .. (h + 1) head_dim - 1 of Q (columns of O) are head h. */
+typedef struct fs_head_block {
+  int block;
+  int n_head, n_head_kv, head_dim;
+  fs_matrix q, k, v, o;
+} fs_head_block;
+
 typedef struct fs_graph {
   char family[16];
   int n_head, n_head_kv, head_dim; /* 0 when unknown */
   int nmat, npair;
   fs_matrix *mat;
   fs_pair *pair;
+  int nhead_block;           /* blocks with Q, K, V and O whose shapes fit the heads */
+  fs_head_block *head_block; /* in block order */
   char note[256]; /* why part of the graph could not be built, "" if none */
 } fs_graph;
 
 int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err);
 void fs_graph_free(fs_graph *g);
+
+/* Adds the head block of block b from the graph matrices q, k, v, o (whole
+ * maps, -1 if absent) when the heads are known and the shapes fit them;
+ * otherwise nothing (partition/fs_head_block.c). */
+int fs_graph_add_head_block(fs_graph *g, int b, int q, int k, int v, int o, fs_error *err);
 
 static inline int64_t fs_matrix_rows(const fs_matrix *x) { return x->rep * (x->r1 - x->r0); }
 static inline int64_t fs_matrix_cols(const fs_matrix *x) { return x->c1 - x->c0; }

@@ -88,6 +88,70 @@ static int fill_work(fs_plan *p, int kmax, fs_error *err) {
   return 0;
 }
 
+/* ---- head blocks (SPEC 3.7) ------------------------------------------------ */
+
+double fs_plan_heads_cost(const fs_head_block *hb, int64_t D, int composed) {
+  double d = (double)D, h = hb->n_head, kv = hb->n_head_kv, dh = hb->head_dim;
+  double factor = 6 * d * dh * dh + 22 * dh * dh * dh; /* QR, its Q, SVD of R, basis */
+  double nfac = 2 * h + 2 * kv + (composed ? h + kv : 0);
+  double gram = 2 * d * dh * dh * (2 * h * h + 2 * kv * kv + (composed ? h * h + 2 * h * kv : 0));
+  double cosines = 10 * dh * dh * dh * (2 * h * h + 2 * kv * kv + (composed ? h * h + 2 * h * kv : 0));
+  double circuits = 2 * h * 12 * dh * dh * dh;
+  return nfac * factor + gram + cosines + circuits;
+}
+
+/* Head items after the matrices: their rows in /heads and /head_overlaps
+ * (a block's Q, K, V, O rows, then the composition rows of its OV writes
+ * into the next block, computed by the next block's item), and their owners,
+ * continuing the LPT loads of the matrices. */
+static int plan_heads(fs_plan *p, fs_error *err) {
+  for (int i = 0; i < p->nmodels; i++)
+    if (p->models[i].ok) p->nheads += p->models[i].graph.nhead_block;
+  p->heads = calloc((size_t)p->nheads + 1, sizeof *p->heads);
+  cost_index *order = malloc(sizeof *order * (size_t)(p->nheads + 1));
+  if (!p->heads || !order) {
+    free(order);
+    return fs_fail(err, "out of memory planning %lld head blocks", (long long)p->nheads);
+  }
+  int64_t n = 0;
+  for (int i = 0; i < p->nmodels; i++)
+    for (int j = 0; p->models[i].ok && j < p->models[i].graph.nhead_block; j++, n++) {
+      const fs_head_block *hb = &p->models[i].graph.head_block[j];
+      fs_plan_heads *w = &p->heads[n];
+      int composed = j > 0 && hb[-1].block == hb->block - 1;
+      *w = (fs_plan_heads){i, j, composed ? n - 1 : -1, 0, 0, p->nhead_rows, p->nov_rows, -1};
+      w->cost = fs_plan_heads_cost(hb, fs_matrix_in_dim(&hb->q), composed);
+      if (composed) w->comp_row = p->heads[n - 1].ov_row + 4;
+      p->nhead_rows += hb->n_head;
+      int next = j + 1 < p->models[i].graph.nhead_block && hb[1].block == hb->block + 1;
+      p->nov_rows += next ? 7 : 4;
+      order[n] = (cost_index){w->cost, n};
+    }
+  p->head_rows = calloc((size_t)p->nhead_rows + 1, sizeof *p->head_rows);
+  p->ov_rows = calloc((size_t)p->nov_rows + 1, sizeof *p->ov_rows);
+  if (!p->head_rows || !p->ov_rows) {
+    free(order);
+    return fs_fail(err, "out of memory planning %lld head blocks", (long long)p->nheads);
+  }
+  for (int64_t i = 0; i < p->nheads; i++) {
+    const fs_plan_heads *w = &p->heads[i];
+    for (int h = 0; h < fs_plan_head_block_of(p, i)->n_head; h++)
+      p->head_rows[w->head_row + h] = (fs_plan_row){i, h};
+    for (int k = 0; k < 4; k++) p->ov_rows[w->ov_row + k] = (fs_plan_row){i, k};
+    for (int k = 0; k < 3 && w->comp_row >= 0; k++) p->ov_rows[w->comp_row + k] = (fs_plan_row){i, 4 + k};
+  }
+  qsort(order, (size_t)p->nheads, sizeof *order, by_cost_desc);
+  for (int64_t i = 0; i < p->nheads; i++) {
+    int best = 0;
+    for (int r = 1; r < p->nranks; r++)
+      if (p->load[r] < p->load[best]) best = r;
+    p->heads[order[i].index].owner = best;
+    p->load[best] += order[i].cost;
+  }
+  free(order);
+  return 0;
+}
+
 int fs_plan_open(char *const *paths, int nmodels, fs_plan *p, fs_error *err) {
   memset(p, 0, sizeof *p);
   p->nmodels = nmodels;
@@ -114,7 +178,8 @@ void fs_plan_drop_model(fs_plan *p, int i, const char *why) {
 int fs_plan_assign(fs_plan *p, int kmax, int nranks, fs_error *err) {
   p->nranks = nranks > 0 ? nranks : 1;
   FS_TRY(fill_work(p, kmax, err));
-  return assign_lpt(p, err);
+  FS_TRY(assign_lpt(p, err));
+  return plan_heads(p, err);
 }
 
 int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
@@ -133,5 +198,6 @@ void fs_plan_free(fs_plan *p) {
   free(p->mat);
   free(p->pair);
   free(p->load);
+  free(p->heads), free(p->head_rows), free(p->ov_rows);
   memset(p, 0, sizeof *p);
 }

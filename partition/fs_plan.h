@@ -40,6 +40,26 @@ typedef struct fs_plan_pair {
   int owner;
 } fs_plan_pair;
 
+/* A head block of a model's graph (SPEC 3.7): one work item that reads its
+ * block's Q, K, V, O (and the O, V of the block before, for the composition)
+ * itself.  Its rows: n_head rows of /heads from head_row, the Q, K, V, O
+ * rows of /head_overlaps from ov_row, and the composition rows of the block
+ * before (OV>Q, OV>K, OV>V) from comp_row (-1 if prev is -1). */
+typedef struct fs_plan_heads {
+  int model, local; /* model index and head block index in its graph */
+  int64_t prev;     /* global head item of the block before (block - 1), or -1 */
+  double cost;      /* flop estimate of the QRs, SVDs and Gram products */
+  int owner;
+  int64_t head_row, ov_row, comp_row;
+} fs_plan_heads;
+
+/* A row of /heads (slot: the query head) or /head_overlaps (slot: the kind,
+ * fs_head_kind) and the head item that computes it. */
+typedef struct fs_plan_row {
+  int64_t item;
+  int slot;
+} fs_plan_row;
+
 typedef struct fs_plan {
   int nranks, nmodels;
   fs_plan_model *models;
@@ -47,6 +67,9 @@ typedef struct fs_plan {
   fs_plan_matrix *mat;
   fs_plan_pair *pair;
   double *load; /* estimated cost per rank */
+  int64_t nheads, nhead_rows, nov_rows;
+  fs_plan_heads *heads;
+  fs_plan_row *head_rows, *ov_rows;
 } fs_plan;
 
 /* Opens every header (a bad one marks its model failed; it is not fatal) and
@@ -65,6 +88,14 @@ void fs_plan_free(fs_plan *p);
 
 /* k actually used for a rows x cols matrix: min(kmax, rows, cols). */
 int fs_plan_k(int kmax, int64_t rows, int64_t cols);
+
+/* Estimated flops of a head item (fs_heads_compute): composed = 1 when it
+ * also reads the block before. */
+double fs_plan_heads_cost(const fs_head_block *hb, int64_t D, int composed);
+
+static inline const fs_head_block *fs_plan_head_block_of(const fs_plan *p, int64_t i) {
+  return &p->models[p->heads[i].model].graph.head_block[p->heads[i].local];
+}
 
 static inline const fs_matrix *fs_plan_matrix_of(const fs_plan *p, int64_t i) {
   return &p->models[p->mat[i].model].graph.mat[p->mat[i].local];

@@ -1,6 +1,6 @@
 /*
  * fs_analyze.c - the analysis pipeline: plan, spectra, agree, exchange,
- * pairs, reduce, write (see fs_analyze.h and docs/architecture.md).
+ * pairs, heads, reduce, write (see fs_analyze.h and docs/architecture.md).
  *
  * Collective discipline: every rank takes every collective step in the same
  * order whatever happened to its own work items, so a failure on one rank
@@ -15,6 +15,7 @@
 
 #include "fs_fault.h"
 #include "fs_h5out.h"
+#include "fs_heads.h"
 #include "fs_load.h"
 #include "fs_pair.h"
 #include "fs_plan.h"
@@ -29,6 +30,7 @@ void fs_analyze_defaults(fs_analyze_opts *o) {
   o->tau = 1e-6;
   o->neps = 3;
   o->eps_deg[0] = 1.0, o->eps_deg[1] = 5.0, o->eps_deg[2] = 10.0;
+  o->head_threshold = FS_HEADS_THRESHOLD;
   o->output = "flagscope.h5";
 }
 
@@ -250,6 +252,12 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
     rc = fs_run_agree_pairs(&R, err);
   }
   R.time[FS_STAGE_PAIRS] = MPI_Wtime() - t0 - R.time[FS_STAGE_SPECTRA];
+  if (!rc) {
+    double th = MPI_Wtime();
+    fs_heads_stage(&R);
+    rc = fs_run_agree_heads(&R, err);
+    R.time_heads = MPI_Wtime() - th;
+  }
   /* A failed summary must not cost the output: the tables are written anyway. */
   fs_model_summary *sum = NULL;
   fs_error es;

@@ -10,6 +10,8 @@
  *   exchange  the owner of a pair (the owner of its writer) receives the
  *             reader's basis, point to point
  *   pairs     pair diagnostics on the owner (fs_pair)
+ *   heads     attention-head diagnostics of each block on its owner, which
+ *             reads the block's Q, K, V, O itself (fs_heads)
  *   reduce    per-model sums to rank 0 for the summary table
  *   write     every rank writes its rows of one HDF5 file, collectively
  */
@@ -32,6 +34,7 @@ typedef struct fs_analyze_opts {
   int full_spectrum;             /* 1: every singular value (dgesdd on the owner) and its statistics */
   int neps;
   double eps_deg[FS_MAX_EPS];    /* angle tolerances of the intersection dimension */
+  double head_threshold;         /* head pairs with an overlap above it are redundant (SPEC 3.9) */
   const char *output;            /* HDF5 file */
   const char *command_line;      /* recorded as provenance */
   FILE *summary;                 /* rank 0 prints the summary table here; NULL: none */

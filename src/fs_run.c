@@ -7,11 +7,14 @@
 
 #include "fs_fault.h"
 
-static int64_t *list_mine(const fs_run *R, int pairs, int64_t *count) {
-  int64_t n = pairs ? R->plan.npair : R->plan.nmat, c = 0;
+/* what: 0 matrices, 1 pairs, 2 head items. */
+static int64_t *list_mine(const fs_run *R, int what, int64_t *count) {
+  int64_t n = what == 2 ? R->plan.nheads : what ? R->plan.npair : R->plan.nmat, c = 0;
   int64_t *out = malloc(sizeof *out * (size_t)(n + 1));
-  for (int64_t i = 0; out && i < n; i++)
-    if ((pairs ? R->plan.pair[i].owner : R->plan.mat[i].owner) == R->rank) out[c++] = i;
+  for (int64_t i = 0; out && i < n; i++) {
+    int owner = what == 2 ? R->plan.heads[i].owner : what ? R->plan.pair[i].owner : R->plan.mat[i].owner;
+    if (owner == R->rank) out[c++] = i;
+  }
   *count = c;
   return out;
 }
@@ -30,8 +33,15 @@ static int allocate(fs_run *R) {
   R->pres = calloc(np, sizeof *R->pres);
   R->pair_error = calloc(np, sizeof *R->pair_error);
   R->pdone = calloc(np, sizeof *R->pdone);
+  size_t nh = (size_t)R->plan.nheads + 1;
+  R->mine_heads = list_mine(R, 2, &R->nmine_heads);
+  R->hres = calloc(nh, sizeof *R->hres);
+  R->heads_error = calloc(nh, sizeof *R->heads_error);
+  R->hseconds = calloc(nh, sizeof *R->hseconds);
+  R->hdone = calloc(nh, sizeof *R->hdone);
   return R->mine_mat && R->mine_pair && R->spec && R->stats && R->spectral && R->seconds && R->mat_error &&
-         R->kdone && R->recv && R->pres && R->pair_error && R->pdone;
+         R->kdone && R->recv && R->pres && R->pair_error && R->pdone && R->mine_heads && R->hres &&
+         R->heads_error && R->hseconds && R->hdone;
 }
 
 /* Every rank opened every header itself; they must agree before the work is
@@ -115,6 +125,11 @@ void fs_run_free(fs_run *R) {
   free(R->mine_mat), free(R->mine_pair), free(R->spec), free(R->stats), free(R->spectral);
   free(R->seconds), free(R->mat_error), free(R->kdone), free(R->recv);
   free(R->pres), free(R->pair_error), free(R->pdone);
+  for (int64_t i = 0; R->hres && i < R->plan.nheads; i++) {
+    fs_heads_result_free(&R->hres[i]);
+    free(R->heads_error[i]);
+  }
+  free(R->mine_heads), free(R->hres), free(R->heads_error), free(R->hseconds), free(R->hdone);
   fs_plan_free(&R->plan);
   if (R->comm != MPI_COMM_NULL && R->comm) MPI_Comm_free(&R->comm);
   memset(R, 0, sizeof *R);
@@ -153,21 +168,32 @@ int fs_run_agree_pairs(fs_run *R, fs_error *err) {
   return 0;
 }
 
+int fs_run_agree_heads(fs_run *R, fs_error *err) {
+  (void)err;
+  MPI_Allreduce(MPI_IN_PLACE, R->hdone, (int)R->plan.nheads, MPI_INT, MPI_MAX, R->comm);
+  return 0;
+}
+
 const char *fs_run_model_status(const fs_run *R, int model, char *why, size_t n) {
   const fs_plan_model *pm = &R->plan.models[model];
   if (!pm->ok) {
     snprintf(why, n, "%s", pm->error);
     return "failed";
   }
-  int64_t badm = 0, badp = 0;
+  int64_t badm = 0, badp = 0, badh = 0;
   for (int64_t i = 0; i < pm->graph.nmat; i++) badm += !R->kdone[pm->mat0 + i];
   for (int64_t i = 0; i < pm->graph.npair; i++) badp += !R->pdone[pm->pair0 + i];
-  if (!badm && !badp) {
+  for (int64_t i = 0; i < R->plan.nheads; i++) badh += R->plan.heads[i].model == model && !R->hdone[i];
+  if (!badm && !badp && !badh) {
     snprintf(why, n, "%s", pm->graph.note);
     return "ok";
   }
-  snprintf(why, n, "%lld of %d matrices and %lld of %d pairs failed (see their error columns)",
-           (long long)badm, pm->graph.nmat, (long long)badp, pm->graph.npair);
+  if (badh && !badm && !badp)
+    snprintf(why, n, "%lld of %d attention head blocks failed (see /head_overlaps error)",
+             (long long)badh, pm->graph.nhead_block);
+  else
+    snprintf(why, n, "%lld of %d matrices and %lld of %d pairs failed (see their error columns)",
+             (long long)badm, pm->graph.nmat, (long long)badp, pm->graph.npair);
   return "partial";
 }
 

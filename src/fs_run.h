@@ -12,6 +12,7 @@
 #include <mpi.h>
 
 #include "fs_analyze.h"
+#include "fs_heads.h"
 #include "fs_pair.h"
 #include "fs_plan.h"
 #include "fs_spectral.h"
@@ -38,7 +39,14 @@ typedef struct fs_run {
   fs_pair_result *pres;
   char **pair_error;
   int *pdone; /* 1 if computed: agreed */
+  /* per head item (fs_plan heads) */
+  int64_t nmine_heads, *mine_heads;
+  fs_heads_result *hres;
+  char **heads_error;
+  double *hseconds;
+  int *hdone; /* 1 if computed: agreed */
   double time[FS_NSTAGES];
+  double time_heads; /* the heads stage (not in time[]: its attribute lists four stages) */
 } fs_run;
 
 /* Build the plan and the arrays; collective, fails on every rank or on none. */
@@ -55,9 +63,10 @@ void fs_run_set_error(char **slot, const char *msg);
 void fs_run_writer_basis(const fs_run *R, int64_t gi, fs_basis *b);
 void fs_run_reader_basis(const fs_run *R, int64_t gi, fs_basis *b);
 
-/* All-reduce kdone / pdone; collective. */
+/* All-reduce kdone / pdone / hdone; collective. */
 int fs_run_agree_matrices(fs_run *R, fs_error *err);
 int fs_run_agree_pairs(fs_run *R, fs_error *err);
+int fs_run_agree_heads(fs_run *R, fs_error *err);
 
 /* Model outcome from the agreed arrays: "ok", "partial" or "failed", with the
  * reason in why. */

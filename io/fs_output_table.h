@@ -1,0 +1,38 @@
+/*
+ * fs_output_table.h - the column tables of the HDF5 schema, shared by the
+ * writers of its groups (io/fs_output.c, io/fs_output_heads.c): each column
+ * has a name, a type, a description (stored as its "description" attribute)
+ * and a getter that fills one row.
+ */
+#ifndef FS_OUTPUT_TABLE_H
+#define FS_OUTPUT_TABLE_H
+
+#include <stdio.h>
+
+#include "fs_h5out.h"
+#include "fs_run.h"
+
+typedef void (*getter)(const fs_run *R, int64_t row, void *dst, size_t width);
+
+typedef struct column {
+  const char *name;
+  fs_h5_type type;
+  size_t width; /* bytes of a string column */
+  getter get;
+  const char *description;
+} column;
+
+#define PUT_D(v) ((void)width, *(double *)dst = (v))
+#define PUT_I(v) ((void)width, *(int64_t *)dst = (int64_t)(v))
+#define PUT_S(...) snprintf((char *)dst, width, __VA_ARGS__)
+#define NCOL(a) ((int)(sizeof(a) / sizeof(a)[0]))
+
+/* The group and its columns, nrows rows in all; this rank writes its nl rows
+ * at the ascending indices rows[].  Collective. */
+int fs_output_table(fs_run *R, fs_h5 *h, const char *group, const column *cols, int ncol,
+                    int64_t nrows, int64_t nl, const int64_t *rows, fs_error *err);
+
+/* The /heads and /head_overlaps groups (io/fs_output_heads.c).  Collective. */
+int fs_output_heads(fs_run *R, fs_h5 *h, fs_error *err);
+
+#endif
