@@ -9,6 +9,10 @@
   fs_check.py convert CONVERTED ORIGINAL DTYPE same|gguf
                                 a file written by flagscope convert equals the original
                                 (same names, or GGUF names mapped to Hugging Face ones)
+  fs_check.py heads OUT.h5       recompute /heads and /head_overlaps of the safetensors
+                                transformers from the checkpoint bytes: per-head
+                                bases by numpy SVD, overlaps, principal angles,
+                                the QK and OV circuits as dense D x D products
   fs_check.py schema OUT.h5 DOC.md
                                 every dataset and attribute is documented
   fs_check.py expect OUT.h5 MODEL STATUS [TEXT]
@@ -337,7 +341,8 @@ def check_full(m, i, S, shape, worst, counted):
 
 
 SKIP = {"seconds", "rank", "iterations"}  # timings and placement, not results
-SKIP_ATTRS = {"command_line", "created", "mpi_size", "seconds_plan_spectra_pairs_write"}
+SKIP_ATTRS = {"command_line", "created", "mpi_size", "seconds_plan_spectra_pairs_write",
+              "seconds_heads"}
 
 
 def flatten(f):
@@ -436,7 +441,7 @@ def check_schema(path, doc):
     text = open(doc).read()
     f = h5py.File(path, "r")
     missing = [k for k in f.attrs if "`%s`" % k not in text]
-    for g in ("models", "matrices", "pairs"):
+    for g in ("models", "matrices", "pairs", "heads", "head_overlaps"):
         missing += ["%s/%s" % (g, k) for k in f[g] if "`%s`" % k not in text
                     and not k.startswith("dim_eps")]
     assert "`dim_eps<e>`" in text
@@ -477,8 +482,171 @@ def check_match(ref, other, exclude):
     print("the other models match: %d items" % len(a))
 
 
+# ---- attention heads (docs/mathematics.md, section 11) ----------------------
+
+def attention_maps(t, family, b, nblocks):
+    """Q, K, V [out, D] and O [D, H dh] of block b as the layer applies them,
+    written from each family's own tensor names and layouts (not from the
+    /matrices slicing columns): the attention norm gain scales the inputs."""
+    if family == "llama":
+        p = "model.layers.%d." % b
+        g = t[p + "input_layernorm.weight"]
+        q, k, v = (t[p + "self_attn.%s_proj.weight" % x] * g for x in "qkv")
+        return q, k, v, t[p + "self_attn.o_proj.weight"]
+    if family == "gpt2":
+        p = "h.%d." % b
+        wa = t[p + "attn.c_attn.weight"].T * t[p + "ln_1.weight"]  # Conv1D [in, out]
+        d = wa.shape[1]
+        return wa[:d], wa[d:2 * d], wa[2 * d:], t[p + "attn.c_proj.weight"].T
+    if family == "gptneox":
+        p = "gpt_neox.layers.%d." % b
+        w = t[p + "attention.query_key_value.weight"] * t[p + "input_layernorm.weight"]
+        d = w.shape[1]
+        return None if w.shape[0] != 3 * d else (w, t[p + "attention.dense.weight"])
+    if family in ("bert", "roberta", "vit"):
+        if family == "vit":
+            p = "vit.encoder.layer.%d." % b
+            g = t[p + "layernorm_before.weight"]
+            a = p + "attention.attention."
+        else:  # post-norm: block b reads through the LayerNorm that ends block b - 1
+            p = "%s.encoder.layer.%d." % (family, b)
+            g = t["%s.embeddings.LayerNorm.weight" % family] if b == 0 else \
+                t["%s.encoder.layer.%d.output.LayerNorm.weight" % (family, b - 1)]
+            a = p + "attention.self."
+        q, k, v = (t[a + x + ".weight"] * g for x in ("query", "key", "value"))
+        return q, k, v, t[p + "attention.output.dense.weight"]
+    raise AssertionError("no attention layout for family " + family)
+
+
+def neox_split(w, o, H):
+    """GPT-NeoX's fused QKV holds [q_h; k_h; v_h] per head h."""
+    dh = w.shape[0] // (3 * H)
+    r = w.reshape(H, 3, dh, -1)
+    return r[:, 0].reshape(H * dh, -1), r[:, 1].reshape(H * dh, -1), r[:, 2].reshape(H * dh, -1), o
+
+
+def head_basis(f, tol_dims):
+    """Orthonormal basis of range(f) by numpy's SVD, rank by max(D, dh) eps s_1."""
+    u, sv, _ = np.linalg.svd(f, full_matrices=False)
+    r = int(np.sum(sv > max(tol_dims) * np.finfo(float).eps * sv[0])) if sv[0] > 0 else 0
+    return u[:, :r]
+
+
+def block_heads(q, k, v, o, H, Hkv):
+    D, dh = q.shape[1], q.shape[0] // H
+    tol = (D, dh)
+    grp = H // Hkv
+    B = dict(Q=[head_basis(q[h * dh:(h + 1) * dh].T, tol) for h in range(H)],
+             K=[head_basis(k[g * dh:(g + 1) * dh].T, tol) for g in range(Hkv)],
+             V=[head_basis(v[g * dh:(g + 1) * dh].T, tol) for g in range(Hkv)],
+             O=[head_basis(o[:, h * dh:(h + 1) * dh], tol) for h in range(H)])
+    qk, ov, ovb = [], [], []
+    for h in range(H):
+        g = h // grp
+        qk.append(np.linalg.svd(q[h * dh:(h + 1) * dh].T @ k[g * dh:(g + 1) * dh], compute_uv=False)[:dh])
+        u, sv, _ = np.linalg.svd(o[:, h * dh:(h + 1) * dh] @ v[g * dh:(g + 1) * dh])
+        ov.append(sv[:dh])
+        r = int(np.sum(sv > max(tol) * np.finfo(float).eps * sv[0])) if sv[0] > 0 else 0
+        ovb.append(u[:, :r])
+    return dict(B=B, qk=qk, ov=ov, ovb=ovb, D=D, dh=dh, H=H, Hkv=Hkv)
+
+
+def overlap_matrix(xs, ys, dh, eps, same):
+    ov = np.zeros((len(xs), len(ys)))
+    dims = np.zeros((len(eps), len(xs), len(ys)), dtype=np.int64)
+    sure = np.ones(dims.shape, dtype=bool)  # False where an angle sits on an eps boundary
+    for a, x in enumerate(xs):
+        for b, y in enumerate(ys):
+            ov[a, b] = np.linalg.norm(x.T @ y) ** 2 / dh
+            th = np.zeros(x.shape[1]) if same and a == b else angles(x, y) if min(x.shape[1], y.shape[1]) else np.zeros(0)
+            for e, ep in enumerate(eps):
+                dims[e, a, b] = np.sum(th <= ep)
+                sure[e, a, b] = np.all(np.abs(th - ep) > 1e-6)
+    return ov, dims, sure
+
+
+def redundancy(ov, same, thr):
+    if same:
+        iu = np.triu_indices(ov.shape[0], 1)
+        vals = ov[iu]
+    else:
+        vals = ov.ravel()
+    return (vals.mean() if len(vals) else np.nan), int(np.sum(vals > thr))
+
+
+def check_heads(path):
+    f = h5py.File(path, "r")
+    mo, hd, ho = f["models"], f["heads"], f["head_overlaps"]
+    eps = np.radians(f.attrs["eps_degrees"])
+    thr = float(f.attrs["head_threshold"][0])
+    worst = dict(overlap=0.0, qk_sigma=0.0, ov_sigma=0.0, mean_offdiag=0.0)
+    counted = dict(models=0, blocks=0, heads=0, overlap_rows=0, dims=0, redundant_pairs=0)
+    hmodel, hblock, hhead = hd["model"][()], hd["block"][()], hd["head"][()]
+    omodel, oblock, okind = ho["model"][()], ho["block"][()], [s(k) for k in ho["kind"][()]]
+    for mi in range(len(mo["path"])):
+        mpath, family = s(mo["path"][mi]), s(mo["family"][mi])
+        H, Hkv = int(mo["n_head"][mi]), int(mo["n_head_kv"][mi])
+        if not mpath.endswith(".safetensors") or s(mo["status"][mi]) != "ok" or not H:
+            continue
+        t = load_safetensors(mpath)
+        blocks = sorted(set(hblock[hmodel == mi]))
+        assert blocks, "%s: no head rows" % mpath
+        res = {}
+        for b in blocks:
+            maps = attention_maps(t, family, b, len(blocks))
+            if family == "gptneox":
+                maps = neox_split(*maps, H)
+            res[b] = block_heads(*maps, H, Hkv)
+            r = res[b]
+            for h in range(H):
+                (row,) = np.flatnonzero((hmodel == mi) & (hblock == b) & (hhead == h))
+                assert s(hd["status"][row]) == "ok" and int(hd["kv_head"][row]) == h // (H // Hkv)
+                for name, want in (("qk", r["qk"][h]), ("ov", r["ov"][h])):
+                    got = hd[name + "_sigma"][int(hd[name + "_offset"][row]):][:int(hd[name + "_count"][row])]
+                    assert len(got) == len(want), (mpath, b, h, name)
+                    worst[name + "_sigma"] = max(worst[name + "_sigma"], np.max(np.abs(got - want)) / want[0])
+                for name, basis in (("q", r["B"]["Q"][h]), ("k", r["B"]["K"][h // (H // Hkv)]),
+                                    ("v", r["B"]["V"][h // (H // Hkv)]), ("o", r["B"]["O"][h]),
+                                    ("ov", r["ovb"][h])):
+                    assert int(hd[name + "_rank"][row]) == basis.shape[1], (mpath, b, h, name)
+                counted["heads"] += 1
+            counted["blocks"] += 1
+        for b in blocks:
+            kinds = [(k, res[b]["B"][k], res[b]["B"][k], True) for k in "QKVO"]
+            if b + 1 in res:
+                kinds += [("OV>" + k, res[b]["ovb"], res[b + 1]["B"][k], False) for k in "QKV"]
+            for kind, xs, ys, same in kinds:
+                (row,) = np.flatnonzero((omodel == mi) & (oblock == b) & (np.array(okind) == kind))
+                nr, nc = int(ho["nrows"][row]), int(ho["ncols"][row])
+                assert (nr, nc) == (len(xs), len(ys)), (mpath, b, kind, nr, nc)
+                ov, dims, sure = overlap_matrix(xs, ys, res[b]["dh"], eps, same)
+                got = ho["overlap"][int(ho["offset"][row]):][:nr * nc].reshape(nr, nc)
+                worst["overlap"] = max(worst["overlap"], np.max(np.abs(got - ov)))
+                gd = ho["dim"][int(ho["dim_offset"][row]):][:len(eps) * nr * nc].reshape(len(eps), nr, nc)
+                assert np.array_equal(gd[sure], dims[sure]), (mpath, b, kind, gd, dims)
+                counted["dims"] += int(sure.sum())
+                assert abs(ho["random"][row] - res[b]["dh"] / res[b]["D"]) < 1e-15
+                mean, nred = redundancy(ov, same, thr)
+                gm = float(ho["mean_offdiag"][row])
+                worst["mean_offdiag"] = max(worst["mean_offdiag"], 0 if np.isnan(mean) and np.isnan(gm) else abs(gm - mean))
+                near = np.sum(np.abs((ov[np.triu_indices(nr, 1)] if same else ov.ravel()) - thr) < 1e-9)
+                assert near or int(ho["n_redundant"][row]) == nred, (mpath, b, kind, nred)
+                counted["redundant_pairs"] += nred
+                counted["overlap_rows"] += 1
+        counted["models"] += 1
+    print("checked heads", counted)
+    print("largest deviations from numpy/LAPACK:", ", ".join("%s %.2e" % kv for kv in worst.items()))
+    assert counted["models"] > 0 and counted["overlap_rows"] > 0, "no heads were checked"
+    limits = dict(overlap=1e-10, qk_sigma=1e-10, ov_sigma=1e-10, mean_offdiag=1e-10)
+    bad = [q for q in limits if not worst[q] <= limits[q]]
+    assert not bad, "beyond tolerance: %s" % bad
+    assert len(ho["model"]) == counted["overlap_rows"] or any(
+        not s(mo["path"][i]).endswith(".safetensors") for i in range(len(mo["path"]))), "unchecked rows"
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"numbers": lambda: check_numbers(*args), "same": lambda: check_same(args),
      "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args),
-     "schema": lambda: check_schema(*args), "match": lambda: check_match(*args)}[cmd]()
+     "schema": lambda: check_schema(*args), "match": lambda: check_match(*args),
+     "heads": lambda: check_heads(*args)}[cmd]()

@@ -2,7 +2,7 @@
 """Write tiny checkpoints of the transformer families flagscope recognises,
 with random weights and the real families' tensor names, layouts and
 config.json (width 16, 4 heads, MLP 64, 2 blocks): GPT-2 (Conv1D [in, out],
-fused c_attn), GPT-NeoX (fused QKV interleaved per head), BERT (post-norm),
+fused c_attn; in block 0 query head 1 copies head 0 and value head 2 has rank 2), GPT-NeoX (fused QKV interleaved per head), BERT (post-norm),
 ViT (patch convolution); and two convolutional networks with BatchNorm
 (random running statistics): a torchvision-named ResNet of two stages, the
 second opening with a downsample block, and a LeNet-named CNN chain whose
@@ -51,6 +51,13 @@ def gpt2():
                   p + "attn.c_proj.weight": w(D, D), p + "ln_2.weight": gain(),
                   p + "mlp.c_fc.weight": w(D, F), p + "mlp.c_proj.weight": w(F, D)})
     t["ln_f.weight"] = gain()
+    # Known head answers in block 0 (after every random draw, so the other
+    # tensors are unchanged): query head 1 is a copy of query head 0
+    # (overlap 1, full intersection), value head 2 has rank 2 of its 4.
+    a, dh = t["h.0.attn.c_attn.weight"], D // H
+    a[:, dh:2 * dh] = a[:, 0:dh]
+    v2 = slice(2 * D + 2 * dh, 2 * D + 3 * dh)
+    a[:, v2] = a[:, v2][:, :2] @ np.array([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 2.0]])  # exact in F32
     return t, {"model_type": "gpt2", "n_head": H, "n_embd": D}
 
 
