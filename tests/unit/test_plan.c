@@ -51,7 +51,7 @@ START_TEST(k_is_capped_by_shape) {
 }
 END_TEST
 
-/* LPT: every rank used, loads add up, and the spread of the loads is at most
+/* LPT: every rank used, loads (matrices and head items) add up, and the spread of the loads is at most
  * the largest single cost (the greedy rule never overfills by more). */
 START_TEST(lpt_balances) {
   for (int nr = 1; nr <= 5; nr++) {
@@ -62,6 +62,11 @@ START_TEST(lpt_balances) {
       ck_assert(p.mat[i].owner >= 0 && p.mat[i].owner < nr);
       load[p.mat[i].owner] += p.mat[i].cost;
       if (p.mat[i].cost > biggest) biggest = p.mat[i].cost;
+    }
+    for (int64_t i = 0; i < p.nheads; i++) { /* head items continue the same loads */
+      ck_assert(p.heads[i].owner >= 0 && p.heads[i].owner < nr);
+      load[p.heads[i].owner] += p.heads[i].cost;
+      if (p.heads[i].cost > biggest) biggest = p.heads[i].cost;
     }
     double lo = load[0], hi = load[0];
     for (int r = 0; r < nr; r++) {
