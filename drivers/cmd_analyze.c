@@ -90,7 +90,7 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
     char *end;
     if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--zoo") ||
         !strcmp(s, "--k") || !strcmp(s, "--eps") || !strcmp(s, "--tau") ||
-        !strcmp(s, "--energy") || !strcmp(s, "--rank-tol")) {
+        !strcmp(s, "--energy") || !strcmp(s, "--rank-tol") || !strcmp(s, "--head-threshold")) {
       if (!val) return usage_error("option %s needs a value", s);
       i++;
       if (s[1] == 'o' || !strcmp(s, "--output")) a->opts.output = val;
@@ -101,6 +101,10 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
         long k = strtol(val, &end, 10);
         if (*end || k < 1 || k > 100000) return usage_error("--k wants an integer >= 1, not '%s'", val);
         a->opts.kmax = (int)k;
+      } else if (!strcmp(s, "--head-threshold")) {
+        a->opts.head_threshold = strtod(val, &end);
+        if (*end || !(a->opts.head_threshold >= 0 && a->opts.head_threshold <= 1))
+          return usage_error("--head-threshold wants an overlap in [0, 1], not '%s'", val);
       } else if (!strcmp(s, "--tau")) {
         a->opts.tau = strtod(val, &end);
         if (*end || !(a->opts.tau > 0 && a->opts.tau < 1))

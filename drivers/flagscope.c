@@ -42,6 +42,8 @@ static const char *usage_text =
     "                       rank), the effective rank and the power-law exponent alpha\n"
     "  --eps LIST           angle tolerances in degrees, comma-separated (default 1,5,10)\n"
     "  --tau T              relative tolerance of the numerical rank (default 1e-6)\n"
+    "  --head-threshold X   attention head pairs with an overlap above X count as\n"
+    "                       redundant (default 0.5)\n"
     "  --quiet              no summary table\n"
     "  -svd_type T, -svd_tol X, ...   PETSc/SLEPc options, passed through\n"
     "\n"
