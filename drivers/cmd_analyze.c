@@ -90,11 +90,15 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
     char *end;
     if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--zoo") ||
         !strcmp(s, "--k") || !strcmp(s, "--eps") || !strcmp(s, "--tau") ||
-        !strcmp(s, "--energy") || !strcmp(s, "--rank-tol") || !strcmp(s, "--head-threshold")) {
+        !strcmp(s, "--energy") || !strcmp(s, "--rank-tol") || !strcmp(s, "--head-threshold") ||
+        !strcmp(s, "--commutator")) {
       if (!val) return usage_error("option %s needs a value", s);
       i++;
       if (s[1] == 'o' || !strcmp(s, "--output")) a->opts.output = val;
       else if (!strcmp(s, "--zoo")) a->zoo = val;
+      else if (!strcmp(s, "--commutator") && fs_commutator_mode_parse(val, &a->opts.commutator))
+        return usage_error("--commutator wants lowrank, exact or both, not '%s'", val);
+      else if (!strcmp(s, "--commutator")) continue;
       else if (!strcmp(s, "--eps") && parse_eps(val, &a->opts))
         return usage_error("--eps wants degrees in [0, 90], comma-separated, not '%s'", val);
       else if (!strcmp(s, "--k")) {
@@ -122,6 +126,8 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
       }
     } else if (!strcmp(s, "--quiet")) {
       a->quiet = 1;
+    } else if (!strcmp(s, "--flag-table")) {
+      a->opts.flag_table = 1;
     } else if (!strcmp(s, "--full-spectrum")) {
       a->opts.full_spectrum = 1;
     } else if (s[0] == '-' && s[1] == '-') {

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "fs_h5out.h"
+#include "fs_output_extra.h"
 #include "fs_output_table.h"
 
 
@@ -81,6 +82,14 @@ static void m_alpha(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D
 static void m_xmin(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(FULL(R, i) ? SP(R, i)->tail.xmin : NAN); }
 static void m_ks(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(FULL(R, i) ? SP(R, i)->tail.ks : NAN); }
 static void m_ntail(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(FULL(R, i) ? SP(R, i)->tail.ntail : 0); }
+static const fs_classifier_stats *CL(const fs_run *R, int64_t i) { return &R->cls[i]; }
+static int CLS(const fs_run *R, int64_t i) { return OK(R, i) && CL(R, i)->classes > 0; }
+static void m_cls_c(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(CLS(R, i) ? CL(R, i)->classes : 0); }
+static void m_cls_z(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(CLS(R, i) ? CL(R, i)->zero_rows : -1); }
+static void m_cls_cv(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(CLS(R, i) ? CL(R, i)->norm_cv : NAN); }
+static void m_cls_mean(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(CLS(R, i) ? CL(R, i)->cos_mean : NAN); }
+static void m_cls_std(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(CLS(R, i) ? CL(R, i)->cos_std : NAN); }
+static void m_cls_etf(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(CLS(R, i) ? CL(R, i)->cos_simplex : NAN); }
 static void m_solver(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_S("%s", R->spec[i].solver); }
 static void m_its(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->spec[i].its); }
 static void m_seconds(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(R->seconds[i]); }
@@ -141,6 +150,16 @@ static const column matrix_columns[] = {
     {"alpha_xmin", FS_H5_DOUBLE, 0, m_xmin, "start of the fitted tail (eigenvalue of W^T W / max(rows, cols))"},
     {"alpha_ks", FS_H5_DOUBLE, 0, m_ks, "Kolmogorov-Smirnov distance of the tail to the fitted power law"},
     {"alpha_ntail", FS_H5_INT64, 0, m_ntail, "eigenvalues in the fitted tail (0 if none)"},
+    {"classifier_classes", FS_H5_INT64, 0, m_cls_c,
+     "C: rows w_c of the map when it is the reader of a classifier pair, else 0"},
+    {"classifier_zero_rows", FS_H5_INT64, 0, m_cls_z, "classes with w_c = 0, left out of the cosines (-1: no classifier)"},
+    {"classifier_norm_cv", FS_H5_DOUBLE, 0, m_cls_cv,
+     "equinorm: std / mean of ||w_c|| (population std; 0 for a zero classifier); NaN: no classifier"},
+    {"classifier_cos_mean", FS_H5_DOUBLE, 0, m_cls_mean,
+     "mean cos(w_c, w_c') over pairs of nonzero classes; NaN: no classifier or fewer than 2 nonzero classes"},
+    {"classifier_cos_std", FS_H5_DOUBLE, 0, m_cls_std, "standard deviation of those cosines (population)"},
+    {"classifier_cos_simplex", FS_H5_DOUBLE, 0, m_cls_etf,
+     "-1 / (C' - 1), C' nonzero classes: the cosine of a simplex equiangular tight frame"},
     {"solver", FS_H5_STRING, 16, m_solver, "SLEPc SVD type used"},
     {"iterations", FS_H5_INT64, 0, m_its, "solver iterations"},
     {"seconds", FS_H5_DOUBLE, 0, m_seconds, "wall time of read + SVD (timing, not a result)"},
@@ -187,7 +206,20 @@ static void p_krel(const fs_run *R, int64_t p, void *dst, size_t width) {
 static void p_bal(const fs_run *R, int64_t p, void *dst, size_t width) {
   PUT_D(RES(R, p) ? RES(R, p)->balancedness : NAN);
 }
-static void p_mode(const fs_run *R, int64_t p, void *dst, size_t width) { (void)R, (void)p; PUT_S("lowrank"); }
+static void p_mode(const fs_run *R, int64_t p, void *dst, size_t width) {
+  (void)p;
+  PUT_S("%s", R->opts->commutator == FS_COMMUTATOR_EXACT ? "exact" : "lowrank");
+}
+static const fs_commutator *EX(const fs_run *R, int64_t p) {
+  return RES(R, p) && R->pextra[p].exact_done ? &R->pextra[p].exact : NULL;
+}
+static void p_kx(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(EX(R, p) ? EX(R, p)->kappa : NAN); }
+static void p_krx(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(EX(R, p) ? EX(R, p)->kappa_random : NAN); }
+static void p_kelx(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(EX(R, p) ? EX(R, p)->kappa_rel : NAN); }
+static void p_bx(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(EX(R, p) ? EX(R, p)->balancedness : NAN); }
+static void p_xpath(const fs_run *R, int64_t p, void *dst, size_t width) {
+  PUT_S("%s", !EX(R, p) ? "" : EX(R, p)->path == FS_GRAM_DENSE ? "dense" : "factor");
+}
 static void p_rank(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(R->plan.pair[p].owner); }
 static void p_status(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_S("%s", RES(R, p) ? "ok" : "failed"); }
 static void p_error(const fs_run *R, int64_t p, void *dst, size_t width) {
@@ -214,7 +246,16 @@ static const column pair_columns[] = {
     {"kappa_rel", FS_H5_DOUBLE, 0, p_krel,
      "kappa / kappa_random: 0 = one shared basis, about 1 = as misaligned as random"},
     {"balancedness", FS_H5_DOUBLE, 0, p_bal, "||A - B||_F / (||A||_F + ||B||_F)"},
-    {"gram_mode", FS_H5_STRING, 8, p_mode, "lowrank: Grams of the rank-k / rank-j factors"},
+    {"gram_mode", FS_H5_STRING, 8, p_mode,
+     "Grams behind kappa, kappa_random, kappa_rel, balancedness: lowrank (rank-k / rank-j factors) "
+     "or exact (--commutator exact)"},
+    {"kappa_exact", FS_H5_DOUBLE, 0, p_kx,
+     "kappa of the exact Grams A = I I^T, B = O O^T (--commutator exact|both), else NaN"},
+    {"kappa_random_exact", FS_H5_DOUBLE, 0, p_krx, "kappa_random of the exact Grams, else NaN"},
+    {"kappa_rel_exact", FS_H5_DOUBLE, 0, p_kelx, "kappa_exact / kappa_random_exact, else NaN"},
+    {"balancedness_exact", FS_H5_DOUBLE, 0, p_bx, "balancedness of the exact Grams, else NaN"},
+    {"exact_path", FS_H5_STRING, 8, p_xpath,
+     "evaluation of the exact Grams: dense (d x d products) or factor (QR of [I O]); empty if none"},
     {"rank", FS_H5_INT64, 0, p_rank, "MPI rank that computed it (not a result)"},
     {"status", FS_H5_STRING, 8, p_status, "ok or failed"},
     {"error", FS_H5_STRING, 256, p_error, "reason of a failure"},
@@ -396,6 +437,7 @@ static int write_provenance(fs_run *R, fs_h5 *h, fs_error *err) {
   FS_TRY(fs_h5_attr_doubles(h, "/", "k_policy_value", &kparam, 1, err));
   FS_TRY(fs_h5_attr_int(h, "/", "full_spectrum", R->opts->full_spectrum, err));
   FS_TRY(fs_h5_attr_doubles(h, "/", "eps_degrees", R->opts->eps_deg, R->opts->neps, err));
+  FS_TRY(fs_output_solver_settings(R, h, err));
   double t[FS_NSTAGES];
   MPI_Allreduce(R->time, t, FS_NSTAGES, MPI_DOUBLE, MPI_MAX, R->comm);
   return fs_h5_attr_doubles(h, "/", "seconds_plan_spectra_pairs_write", t, FS_NSTAGES, err);
@@ -418,6 +460,7 @@ static int write_all(fs_run *R, fs_h5 *h, fs_error *err) {
   FS_TRY(write_table(R, h, "/pairs", pair_columns, NCOL(pair_columns), R->plan.npair,
                      R->nmine_pair, R->mine_pair, err));
   FS_TRY(write_dim_columns(R, h, err));
+  FS_TRY(fs_output_pair_extras(R, h, err));
   FS_TRY(write_ragged(R, h, "/pairs/theta", "/pairs/theta_offset", R->plan.npair,
                       R->mine_pair, R->nmine_pair, theta_count, theta_values, err));
   return fs_output_heads(R, h, err);

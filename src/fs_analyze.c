@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_classifier.h"
 #include "fs_fault.h"
 #include "fs_h5out.h"
 #include "fs_heads.h"
@@ -55,6 +56,8 @@ static int compute_one(fs_run *R, int64_t gi, fs_error *err) {
   int rc = fs_fault_hit(FS_FAULT_SPECTRA, model)
                ? fs_fail(err, "the singular value solver failed (injected fault)")
                : fs_spectrum_compute(W, m, n, R->plan.mat[gi].k, s, err);
+  if (!rc && fs_classifier_is_reader(&R->plan, gi)) /* before dgesdd destroys W */
+    rc = fs_classifier_compute(W, m, n, x->transposed, FS_COS_AUTO, &R->cls[gi], err);
   if (!rc && o->full_spectrum) {
     q->sigma_full = malloc(sizeof *q->sigma_full * (size_t)(mn + 1));
     rc = q->sigma_full ? fs_singular_values(W, m, n, q->sigma_full, err)
@@ -218,6 +221,8 @@ static void compute_pairs(fs_run *R, const char *exchange_error) {
     int rc = fs_fault_hit(FS_FAULT_PAIRS, q->model)
                  ? fs_fail(&e, "the pair computation failed (injected fault)")
                  : fs_pair_compute(&w, &r, eps, R->opts->neps, &R->pres[p], &e);
+    if (!rc && (rc = fs_pair_extra_compute(R, p, &w, &r, eps, &R->pres[p], &R->pextra[p], &e)))
+      fs_pair_result_free(&R->pres[p]);
     if (rc) {
       fs_run_set_error(&R->pair_error[p], e.msg);
       if (R->opts->log) fprintf(R->opts->log, "flagscope: error: %s: pair %s -> %s: %s\n",

@@ -21,6 +21,7 @@
 #include <mpi.h>
 #include <stdio.h>
 
+#include "fs_commutator.h"
 #include "fs_error.h"
 #include "fs_spectral.h"
 
@@ -35,6 +36,8 @@ typedef struct fs_analyze_opts {
   int neps;
   double eps_deg[FS_MAX_EPS];    /* angle tolerances of the intersection dimension */
   double head_threshold;         /* head pairs with an overlap above it are redundant (SPEC 3.9) */
+  int flag_table;                /* 1: dim_eps(i, j) for i, j <= 32 per pair (--flag-table) */
+  fs_commutator_mode commutator; /* lowrank (default), exact or both (--commutator) */
   const char *output;            /* HDF5 file */
   const char *command_line;      /* recorded as provenance */
   FILE *summary;                 /* rank 0 prints the summary table here; NULL: none */

@@ -401,14 +401,19 @@ static void scaled_squares(const double *sigma, int k, double s, double *w) {
  * along a column) and E O_ij O_kj O_kl O_il = -1/((d-1)d(d+2)) (i != k, j != l),
  * and E ||[A, B']||_F^2 = 2 E tr(A^2 B'^2) - 2 E tr(A B' A B'). */
 double fs_kappa_random(int d, const double *a, int j, const double *b, int k) {
-  double p1 = 0, p2 = 0, q1 = 0, q2 = 0, dd = d;
+  double p1 = 0, p2 = 0, q1 = 0, q2 = 0;
   for (int i = 0; i < j; i++) p1 += a[i], p2 += a[i] * a[i];
   for (int i = 0; i < k; i++) q1 += b[i], q2 += b[i] * b[i];
+  return fs_kappa_random_moments(d, p1, p2, q1, q2);
+}
+
+double fs_kappa_random_moments(int d, double p1, double p2, double q1, double q2) {
+  double dd = d;
   if (d < 2 || p2 == 0.0 || q2 == 0.0) return 0.0;
   /* Scale both spectra to unit 2-norm: kappa does not depend on it, and the
    * sums below stay of order one. */
   double sa = sqrt(p2), sb = sqrt(q2);
-  p1 /= sa, q1 /= sb, p2 = q2 = 1.0;
+  p1 /= sa, q1 /= sb;
   double e_a2b2 = 1.0 / dd;
   double e_abab = (1.0 + q1 * q1 + p1 * p1) / (dd * (dd + 2)) -
                   (p1 * p1 - 1.0) * (q1 * q1 - 1.0) / ((dd - 1) * dd * (dd + 2));
@@ -454,8 +459,8 @@ int fs_pair_compute(const fs_basis *writer, const fs_basis *reader,
   res->theta = calloc((size_t)imax(q, 1), sizeof *res->theta);
   res->dim = calloc((size_t)imax(neps, 1), sizeof *res->dim);
   double *M = malloc(sizeof(double) * (size_t)imax(k * j, 1));
-  double *a = malloc(sizeof(double) * (size_t)imax(j, 1));
-  double *b = malloc(sizeof(double) * (size_t)imax(k, 1));
+  double *a = calloc((size_t)imax(j, 1), sizeof(double));
+  double *b = calloc((size_t)imax(k, 1), sizeof(double));
   int rc;
   if (!res->theta || !res->dim || !M || !a || !b)
     rc = fs_fail(err, "out of memory for pair (d = %d, k = %d, j = %d)", d, k, j);

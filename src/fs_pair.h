@@ -61,6 +61,9 @@ int fs_gram_pair(int d, const double *U, const double *b, int k,
  * A and B have the eigenvalues a (j of them) and b (k), the rest zero.  From the
  * fourth moments of Haar orthogonal matrices (docs/mathematics.md, section 6). */
 double fs_kappa_random(int d, const double *a, int j, const double *b, int k);
+/* The same from the moments p1 = tr A, p2 = ||A||_F^2, q1 = tr B, q2 = ||B||_F^2
+ * (exact mode knows the Grams, not their eigenvalues). */
+double fs_kappa_random_moments(int d, double p1, double p2, double q1, double q2);
 
 /* Everything above for one pair; eps in radians.  res is empty (safe to free)
  * after a failure. */

@@ -31,6 +31,9 @@ static int allocate(fs_run *R) {
   R->kdone = calloc(nm, sizeof *R->kdone);
   R->recv = calloc(nm, sizeof *R->recv);
   R->pres = calloc(np, sizeof *R->pres);
+  R->pextra = calloc(np, sizeof *R->pextra);
+  R->cls = calloc(nm, sizeof *R->cls);
+  for (size_t i = 0; R->cls && i < nm; i++) fs_classifier_none(&R->cls[i]);
   R->pair_error = calloc(np, sizeof *R->pair_error);
   R->pdone = calloc(np, sizeof *R->pdone);
   size_t nh = (size_t)R->plan.nheads + 1;
@@ -41,7 +44,7 @@ static int allocate(fs_run *R) {
   R->hdone = calloc(nh, sizeof *R->hdone);
   return R->mine_mat && R->mine_pair && R->spec && R->stats && R->spectral && R->seconds && R->mat_error &&
          R->kdone && R->recv && R->pres && R->pair_error && R->pdone && R->mine_heads && R->hres &&
-         R->heads_error && R->hseconds && R->hdone;
+         R->heads_error && R->hseconds && R->hdone && R->pextra && R->cls;
 }
 
 /* Every rank opened every header itself; they must agree before the work is
@@ -120,11 +123,12 @@ void fs_run_free(fs_run *R) {
   }
   for (int64_t i = 0; R->pres && i < R->plan.npair; i++) {
     fs_pair_result_free(&R->pres[i]);
+    if (R->pextra) fs_pair_extra_free(&R->pextra[i]);
     free(R->pair_error[i]);
   }
   free(R->mine_mat), free(R->mine_pair), free(R->spec), free(R->stats), free(R->spectral);
   free(R->seconds), free(R->mat_error), free(R->kdone), free(R->recv);
-  free(R->pres), free(R->pair_error), free(R->pdone);
+  free(R->pres), free(R->pair_error), free(R->pdone), free(R->pextra), free(R->cls);
   for (int64_t i = 0; R->hres && i < R->plan.nheads; i++) {
     fs_heads_result_free(&R->hres[i]);
     free(R->heads_error[i]);

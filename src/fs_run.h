@@ -12,7 +12,9 @@
 #include <mpi.h>
 
 #include "fs_analyze.h"
+#include "fs_classifier.h"
 #include "fs_heads.h"
+#include "fs_pair_extra.h"
 #include "fs_pair.h"
 #include "fs_plan.h"
 #include "fs_spectral.h"
@@ -35,8 +37,10 @@ typedef struct fs_run {
   char **mat_error; /* owner's error text, NULL if none */
   int *kdone;       /* triplets computed, 0 if failed: agreed */
   double **recv;    /* received reader bases: sigma (k values) then vectors (d x k) */
+  fs_classifier_stats *cls; /* classifier statistics (classes 0 if not a classifier) */
   /* per global pair */
   fs_pair_result *pres;
+  fs_pair_extra *pextra; /* profile, flag table, exact commutator */
   char **pair_error;
   int *pdone; /* 1 if computed: agreed */
   /* per head item (fs_plan heads) */

@@ -1,0 +1,64 @@
+/*
+ * fs_lapack.c - checked wrappers of BLAS dgemm and LAPACK dgesdd / dgeqrf for
+ * the pair diagnostics (fs_lapack.h).  Workspace sizes come from LAPACK's
+ * queries, never below the documented minimum.
+ */
+#include "fs_lapack.h"
+
+#include <stdlib.h>
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+
+void fs_gemm(char ta, char tb, int m, int n, int k, double alpha, const double *a,
+             int lda, const double *b, int ldb, double beta, double *c, int ldc) {
+  if (m < 1 || n < 1) return;
+  if (k < 1) {
+    for (int j = 0; j < n; j++)
+      for (int i = 0; i < m; i++) c[i + (size_t)j * ldc] *= beta;
+    return;
+  }
+  dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc, 1, 1);
+}
+
+int fs_singular_values_cm(int m, int n, double *a, double *s, fs_error *err) {
+  int mn = imin(m, n), mx = imax(m, n), info = 0, lwork = -1, one = 1;
+  double query = 0.0, dummy = 0.0;
+  if (mn < 1) return 0;
+  int *iwork = malloc(sizeof(int) * 8 * (size_t)mn);
+  if (!iwork) return fs_fail(err, "out of memory for an SVD of %dx%d", m, n);
+  dgesdd_("N", &m, &n, a, &m, s, &dummy, &one, &dummy, &one, &query, &lwork, iwork, &info, 1);
+  lwork = imax((int)query, 3 * mn + imax(mx, 7 * mn));
+  double *work = malloc(sizeof(double) * (size_t)lwork);
+  if (!work) {
+    free(iwork);
+    return fs_fail(err, "out of memory for an SVD of %dx%d", m, n);
+  }
+  dgesdd_("N", &m, &n, a, &m, s, &dummy, &one, &dummy, &one, work, &lwork, iwork, &info, 1);
+  free(work);
+  free(iwork);
+  if (info) return fs_fail(err, "dgesdd on a %dx%d matrix failed (info %d)", m, n, info);
+  return 0;
+}
+
+int fs_qr_r(int d, int nc, double *z, double *r, fs_error *err) {
+  int p = imin(d, nc), info = 0, lwork = -1;
+  double query = 0.0;
+  if (p < 1) return 0;
+  double *tau = malloc(sizeof(double) * (size_t)p);
+  if (!tau) return fs_fail(err, "out of memory for a QR of %dx%d", d, nc);
+  dgeqrf_(&d, &nc, z, &d, tau, &query, &lwork, &info);
+  lwork = imax((int)query, imax(nc, 1));
+  double *work = malloc(sizeof(double) * (size_t)lwork);
+  if (!work) {
+    free(tau);
+    return fs_fail(err, "out of memory for a QR of %dx%d", d, nc);
+  }
+  dgeqrf_(&d, &nc, z, &d, tau, work, &lwork, &info);
+  free(work);
+  free(tau);
+  if (info) return fs_fail(err, "dgeqrf on a %dx%d matrix failed (info %d)", d, nc, info);
+  for (int c = 0; c < nc; c++)
+    for (int i = 0; i < p; i++) r[i + (size_t)c * p] = i <= c ? z[i + (size_t)c * d] : 0.0;
+  return 0;
+}

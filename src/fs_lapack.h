@@ -1,0 +1,42 @@
+/*
+ * fs_lapack.h - the BLAS/LAPACK routines the pair diagnostics call directly,
+ * through their Fortran symbols (LP64, as Debian's OpenBLAS and reference
+ * LAPACK are built), with the hidden character-length arguments gfortran
+ * expects passed explicitly; and small wrappers that check and allocate.
+ */
+#ifndef FS_LAPACK_H
+#define FS_LAPACK_H
+
+#include <stddef.h>
+
+#include "fs_error.h"
+
+void dgemm_(const char *ta, const char *tb, const int *m, const int *n,
+            const int *k, const double *alpha, const double *a, const int *lda,
+            const double *b, const int *ldb, const double *beta, double *c,
+            const int *ldc, size_t lta, size_t ltb);
+void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k,
+            const double *alpha, const double *a, const int *lda,
+            const double *beta, double *c, const int *ldc, size_t lu, size_t lt);
+void dgesdd_(const char *jobz, const int *m, const int *n, double *a,
+             const int *lda, double *s, double *u, const int *ldu, double *vt,
+             const int *ldvt, double *work, const int *lwork, int *iwork,
+             int *info, size_t ljobz);
+void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
+             double *work, const int *lwork, int *info);
+
+/* C (m x n) = alpha op(A) op(B) + beta C, column-major; no-op when empty,
+ * beta C when the inner dimension is 0. */
+void fs_gemm(char ta, char tb, int m, int n, int k, double alpha, const double *a,
+             int lda, const double *b, int ldb, double beta, double *c, int ldc);
+
+/* Singular values (descending, min(m, n) of them) of the column-major m x n
+ * matrix a (leading dimension m), which is destroyed. */
+int fs_singular_values_cm(int m, int n, double *a, double *s, fs_error *err);
+
+/* The p x nc upper-trapezoidal factor R (p = min(d, nc), column-major, zeros
+ * below the diagonal) of the Householder QR of the d x nc matrix z, which is
+ * destroyed. */
+int fs_qr_r(int d, int nc, double *z, double *r, fs_error *err);
+
+#endif
