@@ -222,7 +222,7 @@ def check_numbers(path):
         if os.path.exists(cfg):
             bn_eps = float(json.load(open(cfg)).get("batch_norm_eps", bn_eps))
         m0, nm = int(mo["matrix_start"][mi]), int(mo["n_matrices"][mi])
-        svd = {}
+        svd, mats = {}, {}
         for i in range(m0, m0 + nm):
             w = matrix_of(tensors, m, i, bn_eps)
             U, S, Vt = np.linalg.svd(w, full_matrices=False)
@@ -240,6 +240,9 @@ def check_numbers(path):
             if full:
                 check_full(m, i, S, w.shape, worst, counted)
             svd[i] = (U, S, Vt.T, bool(m["transposed"][i]))
+            mats[i] = w
+            if "classifier_classes" in m:
+                check_classifier(m, i, w, worst, counted)
             counted["matrices"] += 1
         p0, npair = int(mo["pair_start"][mi]), int(mo["n_pairs"][mi])
         for j in range(p0, p0 + npair):
@@ -260,11 +263,19 @@ def check_numbers(path):
             worst["overlap"] = max(worst["overlap"], abs(p["overlap"][j] - ov) / max(ov, 1e-300))
             assert abs(p["overlap_random"][j] - k * jj / u.shape[0]) < 1e-12
             kappa, bal = gram_diagnostics(u, Sw[:k] ** 2, v, Sr[:jj] ** 2)
-            worst["kappa"] = max(worst["kappa"], abs(p["kappa"][j] - kappa))
-            worst["bal"] = max(worst["bal"], abs(p["balancedness"][j] - bal))
-            kr = kappa_random(u.shape[0], Sr[:jj] ** 2, Sw[:k] ** 2)
-            worst["kappa_rel"] = max(worst["kappa_rel"], abs(p["kappa_random"][j] - kr) / max(kr, 1e-300),
-                                     abs(p["kappa_rel"][j] - (kappa / kr if kr > 0 else 0.0)))
+            if "gram_mode" in p and s(p["gram_mode"][j]) == "exact":
+                # --commutator exact: these columns are the exact ones (checked by check_exact)
+                for c in ("kappa", "kappa_random", "kappa_rel", "balancedness"):
+                    assert p[c][j] == p[c + "_exact"][j], (j, c)
+                check_exact(p, j, mats[wi], tw, mats[ri], tr, worst, counted)
+            else:
+                check_lowrank(p, j, u, v, k, jj, Sw, Sr, kappa, bal, worst)
+                if "kappa_exact" in p and s(p["exact_path"][j]):
+                    check_exact(p, j, mats[wi], tw, mats[ri], tr, worst, counted)
+            if "profile_offset" in p:
+                check_profile(p, j, u, v, Sw, Sr, eps, worst, counted)
+            if "flag_size" in p and int(p["flag_size"][j]) > 0:
+                check_flags(p, j, u, v, Sw, Sr, eps, worst, counted)
             counted["pairs"] += 1
             counted["conv_pairs"] += "[in]" in s(m["name"][ri])
     print("checked", counted)
@@ -272,13 +283,116 @@ def check_numbers(path):
           ", ".join("%s %.2e" % kv for kv in worst.items()))
     assert counted["models"] > 0 and counted["pairs"] > 0, "nothing was checked"
     limits = dict(sigma=1e-10, fro=1e-12, theta=1e-6, overlap=1e-8, kappa=1e-8, bal=1e-8,
-                  kappa_rel=1e-7, energy=1e-10, stable_rank=1e-10, sigma_full=1e-12,
+                  kappa_rel=1e-7, profile_overlap=1e-8, kappa_exact=1e-12, bal_exact=1e-12,
+                  kappa_rel_exact=1e-9, classifier=1e-10, energy=1e-10, stable_rank=1e-10, sigma_full=1e-12,
                   effective_rank=1e-10, alpha=1e-9, alpha_ks=1e-9)
     limits = {q: v for q, v in limits.items() if q in worst}
     if full:
         assert counted["alpha"] > 0, "no power-law fit was checked"
     bad = [q for q in limits if not worst[q] <= limits[q]]
     assert not bad, "beyond tolerance: %s" % bad
+
+
+def check_lowrank(p, j, u, v, k, jj, Sw, Sr, kappa, bal, worst):
+    """kappa, balancedness and kappa_rel of the rank-k / rank-j Grams."""
+    worst["kappa"] = max(worst["kappa"], abs(p["kappa"][j] - kappa))
+    worst["bal"] = max(worst["bal"], abs(p["balancedness"][j] - bal))
+    kr = kappa_random(u.shape[0], Sr[:jj] ** 2, Sw[:k] ** 2)
+    worst["kappa_rel"] = max(worst["kappa_rel"], abs(p["kappa_random"][j] - kr) / max(kr, 1e-300),
+                             abs(p["kappa_rel"][j] - (kappa / kr if kr > 0 else 0.0)))
+
+
+def gap_ok(S, s):
+    """The top-s singular subspace is well defined: sigma_s and sigma_s+1 apart."""
+    return s >= len(S) or S[s - 1] - S[s] > 1e-6 * S[0]
+
+
+def check_profile(p, j, u, v, Sw, Sr, eps, worst, counted):
+    """The profile dim_eps(s, s), overlaps and baselines on the grid 1, 2, 4, ..., q,
+    from numpy's principal angles of the leading s columns."""
+    worst.setdefault("profile_overlap", 0.0)
+    counted.setdefault("profile_points", 0)
+    d, q = u.shape[0], min(u.shape[1], v.shape[1])
+    grid = [1 << t for t in range(32) if (1 << t) < q] + [q]
+    o, c = int(p["profile_offset"][j]), int(p["profile_count"][j])
+    assert c == len(grid) and list(p["profile_k"][o:o + c]) == grid, (j, c, grid)
+    for g, sg in enumerate(grid):
+        assert int(p["profile_dim_random"][o + g]) == max(0, 2 * sg - d)
+        assert abs(p["profile_overlap_random"][o + g] - sg * sg / d) <= 1e-15 * sg * sg / d
+        if not (gap_ok(Sw, sg) and gap_ok(Sr, sg)):
+            continue
+        us, vs = u[:, :sg], v[:, :sg]
+        th = angles(us, vs)
+        ov = np.linalg.norm(us.T @ vs) ** 2
+        worst["profile_overlap"] = max(worst["profile_overlap"], abs(p["profile_overlap"][o + g] - ov) / max(ov, 1e-300))
+        for e, ep in enumerate(eps):
+            if np.all(np.abs(th - ep) > 1e-6):
+                assert int(p["profile_dim_eps%d" % e][o + g]) == int(np.sum(th <= ep)), (j, sg, e)
+        counted["profile_points"] += 1
+
+
+def check_flags(p, j, u, v, Sw, Sr, eps, worst, counted):
+    """The flag table dim_eps(i, jj), i, jj <= m, from numpy's angles."""
+    counted.setdefault("flag_entries", 0)
+    mm = int(p["flag_size"][j])
+    assert mm == min(32, u.shape[1], v.shape[1])
+    o = int(p["flag_offset"][j])
+    for i in range(1, mm + 1):
+        if not gap_ok(Sw, i):
+            continue
+        for jj in range(1, mm + 1):
+            if not gap_ok(Sr, jj):
+                continue
+            th = angles(u[:, :i], v[:, :jj])
+            for e, ep in enumerate(eps):
+                if np.all(np.abs(th - ep) > 1e-6):
+                    got = int(p["flag_dim_eps%d" % e][o + (i - 1) * mm + jj - 1])
+                    assert got == int(np.sum(th <= ep)), (j, i, jj, e, got)
+                    counted["flag_entries"] += 1
+
+
+def check_exact(p, j, ww, tw, wr, tr, worst, counted):
+    """kappa and balancedness of the exact Grams A = I I^T, B = O O^T, dense numpy."""
+    worst.setdefault("kappa_exact", 0.0)
+    worst.setdefault("bal_exact", 0.0)
+    worst.setdefault("kappa_rel_exact", 0.0)
+    counted.setdefault("exact_pairs", 0)
+    O = ww.T if tw else ww
+    I = wr if tr else wr.T
+    A, B = I @ I.T, O @ O.T
+    na, nb = np.linalg.norm(A), np.linalg.norm(B)
+    kappa = np.linalg.norm(A @ B - B @ A) / (np.sqrt(2) * na * nb) if na * nb > 0 else 0.0
+    bal = np.linalg.norm(A - B) / (na + nb) if na + nb > 0 else 0.0
+    kr = kappa_random(A.shape[0], np.linalg.eigvalsh(A), np.linalg.eigvalsh(B))
+    worst["kappa_exact"] = max(worst["kappa_exact"], abs(p["kappa_exact"][j] - kappa))
+    worst["bal_exact"] = max(worst["bal_exact"], abs(p["balancedness_exact"][j] - bal))
+    worst["kappa_rel_exact"] = max(worst["kappa_rel_exact"],
+                                   abs(p["kappa_random_exact"][j] - kr) / max(kr, 1e-300),
+                                   abs(p["kappa_rel_exact"][j] - (kappa / kr if kr > 0 else 0.0)))
+    counted["exact_pairs"] += 1
+
+
+def check_classifier(m, i, w, worst, counted):
+    """Equinorm and equiangularity of a classifier's rows, directly from the
+    C x C cosines; NaN everywhere for a matrix that is no classifier."""
+    C = int(m["classifier_classes"][i])
+    if C == 0:
+        assert np.isnan(m["classifier_norm_cv"][i]) and np.isnan(m["classifier_cos_mean"][i])
+        return
+    worst.setdefault("classifier", 0.0)
+    counted.setdefault("classifiers", 0)
+    rows = w.T if m["transposed"][i] else w
+    assert rows.shape[0] == C
+    n = np.linalg.norm(rows, axis=1)
+    cv = n.std() / n.mean() if n.mean() > 0 else 0.0
+    nz = rows[n > 0] / n[n > 0][:, None]
+    cos = (nz @ nz.T)[np.triu_indices(len(nz), 1)]
+    assert int(m["classifier_zero_rows"][i]) == C - len(nz)
+    assert abs(m["classifier_cos_simplex"][i] + 1 / (len(nz) - 1)) < 1e-15
+    worst["classifier"] = max(worst["classifier"], abs(m["classifier_norm_cv"][i] - cv),
+                              abs(m["classifier_cos_mean"][i] - cos.mean()),
+                              abs(m["classifier_cos_std"][i] - cos.std()))
+    counted["classifiers"] += 1
 
 
 def check_policy(m, i, S, k, kmax, policy, value, worst, counted):
@@ -443,8 +557,9 @@ def check_schema(path, doc):
     missing = [k for k in f.attrs if "`%s`" % k not in text]
     for g in ("models", "matrices", "pairs", "heads", "head_overlaps"):
         missing += ["%s/%s" % (g, k) for k in f[g] if "`%s`" % k not in text
-                    and not k.startswith("dim_eps")]
-    assert "`dim_eps<e>`" in text
+                    and not k.startswith(("dim_eps", "profile_dim_eps", "flag_dim_eps"))]
+    for pattern in ("`dim_eps<e>`", "`profile_dim_eps<e>`", "`flag_dim_eps<e>`"):
+        assert pattern in text, pattern
     assert not missing, "undocumented in %s: %s" % (doc, missing)
     print("schema: every dataset and attribute of %s is documented" % path)
 
