@@ -12,8 +12,14 @@
 #include <petscsys.h>
 
 #include "fs_petsc.h"
+#include "fs_pair.h"
 #include "fs_spectrum.h"
 #include "fs_testutil.h"
+
+void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+            const double *alpha, const double *a, const int *lda, const double *b,
+            const int *ldb, const double *beta, double *c, const int *ldc, size_t lta,
+            size_t ltb);
 
 /* NULL = the default solver.  Not here: cyclic (slower than cross
  * everywhere, fails at k = min(m, n) in SLEPc 3.18) and randomized (stalls
@@ -497,6 +503,57 @@ START_TEST(options_override) {
 }
 END_TEST
 
+
+/* A slowly decaying spectrum, sigma_i = i^-0.5, of a 768 x 3072 matrix built as
+ * Q1 diag(sigma) Q2^T: the top 64 singular values within 1e-10 relative of
+ * LAPACK's dgesdd (and of the constructed values), and the top-64 singular
+ * subspaces within 1e-8 rad of dgesdd's and of span(Q1), span(Q2) (the gap
+ * sigma_64 - sigma_65 = 9.5e-4 bounds the subspace error by r / gap, Wedin). */
+START_TEST(slow_decay_against_dgesdd) {
+  enum { m = 768, n = 3072, k = 64 };
+  fs_test_seed(61);
+  double *Q1 = malloc(sizeof(double) * m * m), *Q2 = malloc(sizeof(double) * (size_t)n * m);
+  double *W = malloc(sizeof(double) * (size_t)m * n), *s = malloc(sizeof(double) * m);
+  double *U = malloc(sizeof(double) * (size_t)m * m), *V = malloc(sizeof(double) * (size_t)n * m);
+  ck_assert(Q1 && Q2 && W && s && U && V);
+  fs_test_orthonormal(m, m, Q1);
+  fs_test_orthonormal(n, m, Q2);
+  for (int t = 0; t < m; t++)
+    for (int i = 0; i < n; i++) Q2[i + (size_t)t * n] *= 1.0 / sqrt(t + 1.0);
+  /* row-major W (m x n) = column-major W^T (n x m) = Q2 diag(sigma) Q1^T */
+  const int nn = n, mm = m;
+  const double one = 1.0, zero = 0.0;
+  dgemm_("N", "T", &nn, &mm, &mm, &one, Q2, &nn, Q1, &mm, &zero, W, &nn, 1, 1);
+  for (int t = 0; t < m; t++)
+    for (int i = 0; i < n; i++) Q2[i + (size_t)t * n] *= sqrt(t + 1.0);
+  fs_spectrum sp;
+  fs_error err;
+  ck_assert_msg(!fs_spectrum_compute(W, m, n, k, &sp, &err), "%s", err.msg);
+  ck_assert_int_eq(fs_test_full_svd(W, m, n, s, U, V), 0);
+  double dev = 0.0, devc = 0.0, th[k], au = 0.0, av = 0.0, aq = 0.0;
+  for (int i = 0; i < k; i++) {
+    dev = fmax(dev, fabs(sp.sigma[i] - s[i]) / s[i]);
+    devc = fmax(devc, fabs(sp.sigma[i] - 1.0 / sqrt(i + 1.0)) * sqrt(i + 1.0));
+  }
+  ck_assert(!fs_principal_angles(m, sp.U, k, U, k, th, &err));
+  au = th[k - 1];
+  ck_assert(!fs_principal_angles(n, sp.V, k, V, k, th, &err));
+  av = th[k - 1];
+  ck_assert(!fs_principal_angles(m, sp.U, k, Q1, k, th, &err));
+  aq = th[k - 1];
+  ck_assert(!fs_principal_angles(n, sp.V, k, Q2, k, th, &err));
+  aq = fmax(aq, th[k - 1]);
+  printf("768 x 3072, sigma_i = i^-0.5, k = 64, solver %s: sigma vs dgesdd %.1e, vs construction "
+         "%.1e relative; largest angle to dgesdd's U_k %.1e, V_k %.1e, to the constructed "
+         "bases %.1e rad\n", sp.solver, dev, devc, au, av, aq);
+  ck_assert_double_lt(dev, 1e-10);
+  ck_assert_double_lt(devc, 1e-10);
+  ck_assert_double_lt(fmax(au, fmax(av, aq)), 1e-8);
+  fs_spectrum_free(&sp);
+  free(Q1), free(Q2), free(W), free(s), free(U), free(V);
+}
+END_TEST
+
 static Suite *spectrum_suite(void) {
   Suite *s = suite_create("spectrum");
   TCase *tc = tcase_create("core");
@@ -519,6 +576,7 @@ static Suite *spectrum_suite(void) {
   tcase_add_test(tc, deterministic);
   tcase_add_test(tc, stats);
   tcase_add_test(tc, options_override);
+  tcase_add_test(tc, slow_decay_against_dgesdd);
   suite_add_tcase(s, tc);
   return s;
 }
