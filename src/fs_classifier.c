@@ -1,6 +1,6 @@
 /*
  * fs_classifier.c - equinorm and equiangularity of classifier rows
- * (fs_classifier.h; docs/mathematics.md, section 11).
+ * (fs_classifier.h; docs/mathematics.md, section 12).
  *
  * Method.  With n_c = w_c / ||w_c|| for the C' nonzero rows, N = [n_c] (C' x d),
  * s = sum_c n_c and G = N^T N (d x d):

@@ -4,7 +4,7 @@
  * equiangularity (mean and spread of the pairwise cosines against the simplex
  * value -1/(C-1)), from the weights alone.  The cosines go through the d x d
  * Gram of the normalised rows when C > d, so that C = 50k classes cost
- * O(C d^2) time and O(d^2) memory (docs/mathematics.md, section 11).
+ * O(C d^2) time and O(d^2) memory (docs/mathematics.md, section 12).
  */
 #ifndef FS_CLASSIFIER_H
 #define FS_CLASSIFIER_H

@@ -110,7 +110,7 @@ START_TEST(simplex_etf) {
     ck_assert_double_eq_tol(st.cos_mean, -1.0 / (C - 1), 1e-15);
     ck_assert_double_eq_tol(st.cos_simplex, -1.0 / (C - 1), 1e-16);
     /* two passes over the cosines: rounding only; the Gram path subtracts two
-     * sums of size 1/(C-1)^2 and keeps sqrt(u)-level noise (docs, section 11) */
+     * sums of size 1/(C-1)^2 and keeps sqrt(u)-level noise (docs, section 12) */
     printf("simplex ETF, %s path: cos_mean + 1/(C-1) = %.1e, cos_std = %.1e\n",
            path == FS_COS_DIRECT ? "direct" : "Gram", st.cos_mean + 1.0 / (C - 1), st.cos_std);
     ck_assert_msg(st.cos_std <= (path == FS_COS_DIRECT ? 1e-15 : 1e-7), "path %d: std %g", path, st.cos_std);
