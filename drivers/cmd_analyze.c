@@ -96,12 +96,13 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
       i++;
       if (s[1] == 'o' || !strcmp(s, "--output")) a->opts.output = val;
       else if (!strcmp(s, "--zoo")) a->zoo = val;
-      else if (!strcmp(s, "--commutator") && fs_commutator_mode_parse(val, &a->opts.commutator))
-        return usage_error("--commutator wants lowrank, exact or both, not '%s'", val);
-      else if (!strcmp(s, "--commutator")) continue;
-      else if (!strcmp(s, "--eps") && parse_eps(val, &a->opts))
-        return usage_error("--eps wants degrees in [0, 90], comma-separated, not '%s'", val);
-      else if (!strcmp(s, "--k")) {
+      else if (!strcmp(s, "--commutator")) {
+        if (fs_commutator_mode_parse(val, &a->opts.commutator))
+          return usage_error("--commutator wants lowrank, exact or both, not '%s'", val);
+      } else if (!strcmp(s, "--eps")) {
+        if (parse_eps(val, &a->opts))
+          return usage_error("--eps wants degrees in [0, 90], comma-separated, not '%s'", val);
+      } else if (!strcmp(s, "--k")) {
         long k = strtol(val, &end, 10);
         if (*end || k < 1 || k > 100000) return usage_error("--k wants an integer >= 1, not '%s'", val);
         a->opts.kmax = (int)k;

@@ -15,6 +15,7 @@ expect_rc 2 "$fs" frobnicate;       grep -q "unknown command" "$w/err" || fail "
 expect_rc 2 "$fs" analyze --k 0 x.gguf
 expect_rc 2 "$fs" analyze --eps 1,abc x.gguf; grep -q -- "--eps" "$w/err" || fail "--eps message"
 expect_rc 2 "$fs" analyze --bogus x.gguf
+expect_rc 2 "$fs" analyze --commutator exactly x.gguf; grep -q -- "--commutator" "$w/err" || fail "--commutator message"
 expect_rc 2 "$fs" analyze --zoo "$w/missing-manifest.txt"
 grep -q "missing-manifest.txt" "$w/err" || fail "manifest message"
 expect_rc 1 "$fs" inspect "$w/missing.gguf"; grep -q "missing.gguf" "$w/err" || fail "inspect message"
@@ -32,4 +33,8 @@ grep -q "ov  *blk.0.attn_v.weight\[kv 1\] *-> blk.0.attn_output.weight\[head 3\]
 printf '# two models\n%s/stories260K.gguf  # trailing comment\n\n' "$zoo" > "$w/zoo.txt"
 OMPI_MCA_plm=isolated expect_rc 0 "$fs" analyze --zoo "$w/zoo.txt" -o "$w/zoo.h5" --quiet
 [ -f "$w/zoo.h5" ] || fail "manifest run wrote no output"
+# Valid values of the options that take one are accepted (--eps was once taken for --rank-tol).
+OMPI_MCA_plm=isolated expect_rc 0 "$fs" analyze "$zoo/gnubg-nets.safetensors" --eps 1,5 --k 4 \
+  --commutator both --flag-table --tau 1e-5 -o "$w/opts.h5" --quiet
+[ -f "$w/opts.h5" ] || fail "option run wrote no output"
 echo "cli: all cases behave"
