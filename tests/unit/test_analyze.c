@@ -93,6 +93,8 @@ static void h5_read(hid_t f, const char *name, hid_t type, void *buf) {
   H5Dclose(d);
 }
 
+/* Every run also computes the exact commutators (--commutator both) and the
+ * flag tables, so that they are checked through the pipeline at 1, 2, 3 ranks. */
 static void run(int k, const char *out) {
   char paths[3][600];
   char *argv[3];
@@ -104,11 +106,69 @@ static void run(int k, const char *out) {
   fs_analyze_opts o;
   fs_analyze_defaults(&o);
   o.kmax = k;
+  o.commutator = FS_COMMUTATOR_BOTH;
+  o.flag_table = 1;
   o.output = out;
   int nfailed = -1;
   fs_error e;
   ck_assert_msg(!fs_analyze(MPI_COMM_WORLD, argv, 3, &o, &nfailed, &e), "%s", e.msg);
   ck_assert_int_eq(nfailed, 0);
+}
+
+/* The planted pair's profile and flag table (angles 0, 0, 3, 7 degrees between
+ * q_b and V_b: the angles of (U_i, V_j) are the first min(i, j) of them); the
+ * exact Grams: commuting and balanced stay so; with k4, low-rank kappa is that
+ * of the truncated Grams and differs from the exact one, at full rank they agree. */
+static void check_profiles_and_exact(const char *out, int k4) {
+  hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+  ck_assert(f >= 0);
+  int64_t poff[3], pcnt[3], foff[3], fsz[3], pk[64], pd[3][64], fd[3][3 * 144];
+  double kappa[3], kx[3], bal[3], bx[3];
+  char path[64];
+  h5_read(f, "/pairs/profile_offset", H5T_NATIVE_INT64, poff);
+  h5_read(f, "/pairs/profile_count", H5T_NATIVE_INT64, pcnt);
+  h5_read(f, "/pairs/profile_k", H5T_NATIVE_INT64, pk);
+  h5_read(f, "/pairs/flag_offset", H5T_NATIVE_INT64, foff);
+  h5_read(f, "/pairs/flag_size", H5T_NATIVE_INT64, fsz);
+  for (int e = 0; e < 3; e++) {
+    snprintf(path, sizeof path, "/pairs/profile_dim_eps%d", e);
+    h5_read(f, path, H5T_NATIVE_INT64, pd[e]);
+    snprintf(path, sizeof path, "/pairs/flag_dim_eps%d", e);
+    h5_read(f, path, H5T_NATIVE_INT64, fd[e]);
+  }
+  h5_read(f, "/pairs/kappa", H5T_NATIVE_DOUBLE, kappa);
+  h5_read(f, "/pairs/kappa_exact", H5T_NATIVE_DOUBLE, kx);
+  h5_read(f, "/pairs/balancedness", H5T_NATIVE_DOUBLE, bal);
+  h5_read(f, "/pairs/balancedness_exact", H5T_NATIVE_DOUBLE, bx);
+  H5Fclose(f);
+  const double t[4] = {0, 0, 3 * DEG, 7 * DEG}, eps[3] = {1 * DEG, 5 * DEG, 10 * DEG};
+  if (k4) { /* q = 4: s = 1, 2, 4; flag table 4 x 4 */
+    ck_assert_int_eq(pcnt[0], 3);
+    ck_assert(pk[poff[0]] == 1 && pk[poff[0] + 1] == 2 && pk[poff[0] + 2] == 4);
+    ck_assert_int_eq(fsz[0], 4);
+    for (int e = 0; e < 3; e++) {
+      for (int g = 0; g < 3; g++) {
+        int s = (int)pk[poff[0] + g], want = 0;
+        for (int b = 0; b < s; b++) want += t[b] <= eps[e];
+        ck_assert_int_eq(pd[e][poff[0] + g], want);
+      }
+      for (int i = 1; i <= 4; i++)
+        for (int j = 1; j <= 4; j++) {
+          int want = 0;
+          for (int b = 0; b < (i < j ? i : j); b++) want += t[b] <= eps[e];
+          ck_assert_int_eq(fd[e][foff[0] + (i - 1) * 4 + (j - 1)], want);
+        }
+    }
+    /* rank 4 of 12: not the exact Grams (the tail sigma <= 1 against 7..10 moves kappa by 4e-4) */
+    ck_assert_double_gt(fabs(kappa[0] - kx[0]), 1e-5);
+  } else { /* k = 12 covers the writer's rank 12 and the reader's 10 */
+    for (int p = 0; p < 3; p++) {
+      ck_assert_double_lt(fabs(kappa[p] - kx[p]), 1e-12);
+      ck_assert_double_lt(fabs(bal[p] - bx[p]), 1e-12);
+    }
+  }
+  ck_assert_double_lt(kx[1], 1e-13); /* commuting: also the full Grams */
+  ck_assert_double_lt(bx[2], 1e-13); /* balanced: W2^T W2 = W1 W1^T exactly */
 }
 
 START_TEST(known_answers_k4) {
@@ -155,6 +215,7 @@ START_TEST(known_answers_k4) {
   /* and the planted pair is neither commuting nor balanced */
   ck_assert_double_gt(kappa[0], 1e-3);
   ck_assert_double_gt(bal[0], 1e-2);
+  check_profiles_and_exact(out, 1);
 }
 END_TEST
 
@@ -178,6 +239,7 @@ START_TEST(known_answers_full_rank) {
   ck_assert_double_lt(kappa[1], 1e-13);
   ck_assert_double_lt(bal[2], 1e-13);
   ck_assert_double_lt(kappa[2], 1e-13);
+  check_profiles_and_exact(out, 0);
 }
 END_TEST
 
