@@ -218,7 +218,8 @@ static void p_krx(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(E
 static void p_kelx(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(EX(R, p) ? EX(R, p)->kappa_rel : NAN); }
 static void p_bx(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_D(EX(R, p) ? EX(R, p)->balancedness : NAN); }
 static void p_xpath(const fs_run *R, int64_t p, void *dst, size_t width) {
-  PUT_S("%s", !EX(R, p) ? "" : EX(R, p)->path == FS_GRAM_DENSE ? "dense" : "factor");
+  fs_gram_path x = EX(R, p) ? EX(R, p)->path : FS_GRAM_AUTO;
+  PUT_S("%s", x == FS_GRAM_DENSE ? "dense" : x == FS_GRAM_FACTOR ? "factor" : x == FS_GRAM_SCALAPACK ? "scalapack" : "");
 }
 static void p_rank(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_I(R->plan.pair[p].owner); }
 static void p_status(const fs_run *R, int64_t p, void *dst, size_t width) { PUT_S("%s", RES(R, p) ? "ok" : "failed"); }
@@ -254,8 +255,9 @@ static const column pair_columns[] = {
     {"kappa_random_exact", FS_H5_DOUBLE, 0, p_krx, "kappa_random of the exact Grams, else NaN"},
     {"kappa_rel_exact", FS_H5_DOUBLE, 0, p_kelx, "kappa_exact / kappa_random_exact, else NaN"},
     {"balancedness_exact", FS_H5_DOUBLE, 0, p_bx, "balancedness of the exact Grams, else NaN"},
-    {"exact_path", FS_H5_STRING, 8, p_xpath,
-     "evaluation of the exact Grams: dense (d x d products) or factor (QR of [I O]); empty if none"},
+    {"exact_path", FS_H5_STRING, 10, p_xpath,
+     "evaluation of the exact Grams: dense (d x d products), factor (QR of [I O]) or scalapack "
+     "(distributed, d >= exact_dist_min_d); empty if none"},
     {"rank", FS_H5_INT64, 0, p_rank, "MPI rank that computed it (not a result)"},
     {"status", FS_H5_STRING, 8, p_status, "ok or failed"},
     {"error", FS_H5_STRING, 256, p_error, "reason of a failure"},

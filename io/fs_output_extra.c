@@ -160,5 +160,7 @@ int fs_output_solver_settings(fs_run *R, fs_h5 *h, fs_error *err) {
   PetscFree(all);
   FS_TRY(rc);
   FS_TRY(fs_h5_attr_string(h, "/", "commutator", fs_commutator_mode_name(R->opts->commutator), err));
+  FS_TRY(fs_h5_attr_int(h, "/", "exact_dist_min_d", fs_pair_extra_dist_min_d(), err));
+  FS_TRY(fs_h5_attr_int(h, "/", "exact_dist_ranks", fs_pair_extra_dist_ranks(), err));
   return fs_h5_attr_int(h, "/", "flag_table", R->opts->flag_table, err);
 }

@@ -254,6 +254,7 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
     if (exchange_bases(&R, &ex) && o->log && R.rank == 0)
       fprintf(o->log, "flagscope: error: %s\n", ex.msg);
     compute_pairs(&R, ex.msg);
+    fs_pair_extra_exact_distributed(&R); /* collective: large-d exact Grams */
     rc = fs_run_agree_pairs(&R, err);
   }
   R.time[FS_STAGE_PAIRS] = MPI_Wtime() - t0 - R.time[FS_STAGE_SPECTRA];

@@ -30,7 +30,7 @@ typedef struct fs_factor {
   const double *a;
 } fs_factor;
 
-typedef enum { FS_GRAM_AUTO, FS_GRAM_DENSE, FS_GRAM_FACTOR } fs_gram_path;
+typedef enum { FS_GRAM_AUTO, FS_GRAM_DENSE, FS_GRAM_FACTOR, FS_GRAM_SCALAPACK } fs_gram_path;
 
 typedef struct fs_commutator {
   double kappa;        /* ||AB - BA||_F / (sqrt 2 ||A||_F ||B||_F) */

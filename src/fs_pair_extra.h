@@ -31,6 +31,20 @@ int fs_pair_extra_compute(const struct fs_run *R, int64_t p, const fs_basis *w,
                           fs_pair_extra *x, fs_error *err);
 void fs_pair_extra_free(fs_pair_extra *x);
 
+/* The exact commutators of the pairs whose shared space has dimension d >=
+ * fs_pair_extra_dist_min_d() (in a run of more than one rank), which
+ * fs_pair_extra_compute leaves out: one after the other, each on a
+ * sub-communicator of up to fs_pair_extra_dist_ranks() ranks led by the pair's
+ * owner, with ScaLAPACK (fs_commutator_dist).  Collective over the run; a
+ * failure fails the pair on its owner (pdone 0, reason recorded), to be run
+ * before the pairs are agreed. */
+void fs_pair_extra_exact_distributed(struct fs_run *R);
+
+/* The PETSc options -fs_exact_dist_min_d (default 4096) and
+ * -fs_exact_dist_ranks (default 64). */
+int fs_pair_extra_dist_min_d(void);
+int fs_pair_extra_dist_ranks(void);
+
 /* Grid points of pair p's profile, from the agreed k and j (same on every rank). */
 int fs_pair_extra_profile_len(const struct fs_run *R, int64_t p);
 /* Side m of pair p's flag table (0 without --flag-table or for a failed pair). */

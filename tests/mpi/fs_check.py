@@ -15,6 +15,8 @@
                                 the QK and OV circuits as dense D x D products
   fs_check.py schema OUT.h5 DOC.md
                                 every dataset and attribute is documented
+  fs_check.py exact_path OUT.h5 PATH MIN
+                                at least MIN pairs had their exact Grams evaluated by PATH
   fs_check.py expect OUT.h5 MODEL STATUS [TEXT]
                                 the model whose path ends in MODEL has STATUS and
                                 its error text contains TEXT
@@ -489,6 +491,13 @@ def check_same(paths):
     print("identical results in", len(paths), "files:", len(rd), "datasets each")
 
 
+def check_exact_path(path, name, least):
+    p = h5py.File(path, "r")["pairs"]
+    n = int(np.sum(p["exact_path"][()] == name.encode()))
+    print("%d pairs with exact_path %s" % (n, name))
+    assert n >= int(least), "only %d pairs through %s" % (n, name)
+
+
 def check_expect(path, model, status, text=""):
     f = h5py.File(path, "r")
     mo = f["models"]
@@ -764,4 +773,4 @@ if __name__ == "__main__":
     {"numbers": lambda: check_numbers(*args), "same": lambda: check_same(args),
      "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args),
      "schema": lambda: check_schema(*args), "match": lambda: check_match(*args),
-     "heads": lambda: check_heads(*args)}[cmd]()
+     "heads": lambda: check_heads(*args), "exact_path": lambda: check_exact_path(*args)}[cmd]()
