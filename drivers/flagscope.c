@@ -26,6 +26,11 @@ static const char *usage_text =
     "                       any readable checkpoint as one safetensors file, tensors in\n"
     "                       their [out, in] layout, metadata carried over (default: keep\n"
     "                       each float type; integer and quantised tensors become F32)\n"
+    "  train -o DIR [--zoo] train small MLPs on a synthetic teacher task (deterministic);\n"
+    "                       safetensors checkpoints and a trajectory manifest in DIR\n"
+    "  trajectory MANIFEST  one run's checkpoints ('PATH STEP' per line, steps increasing,\n"
+    "                       one architecture): the analysis, every pair against the step,\n"
+    "                       fitted exponential rates; HDF5 with a /trajectory group\n"
     "\n"
     "analyze options:\n"
     "  -o, --output FILE    HDF5 output (default flagscope.h5; written as FILE.partial\n"
@@ -50,6 +55,30 @@ static const char *usage_text =
     "                       redundant (default 0.5)\n"
     "  --quiet              no summary table\n"
     "  -svd_type T, -svd_tol X, ...   PETSc/SLEPc options, passed through\n"
+    "\n"
+    "train options (lists are comma-separated and need --zoo: one run per combination):\n"
+    "  -o, --output DIR     checkpoints step-<8 digits>.safetensors and trajectory.txt\n"
+    "  --act LIST           linear, relu or tanh on the hidden layers (default linear)\n"
+    "  --depth LIST         weight matrices (default 3)\n"
+    "  --wd LIST            weight decay lambda, L2: W <- W - lr (grad + lambda W)\n"
+    "                       (default 0.01)\n"
+    "  --seed LIST          student initialisation seeds (default 1)\n"
+    "  --width N, --din N, --dout N, --teacher-width N   sizes (default 16, 8, 4, 16)\n"
+    "  --samples N          training inputs x ~ N(0, I), one full batch (default 128)\n"
+    "  --data-seed N        seed of the teacher and the inputs (default 1000)\n"
+    "  --lr X               learning rate (default 0.05); time t = step * lr\n"
+    "  --steps N            gradient steps (default 1000)\n"
+    "  --every K            a checkpoint every K steps (default steps/20), and the last\n"
+    "  --zoo                DIR/<act>-depth<D>-wd<lambda>-seed<S>/ per run, DIR/runs.txt,\n"
+    "                       DIR/manifest.txt (every checkpoint, for analyze --zoo)\n"
+    "\n"
+    "trajectory options:\n"
+    "  -o, --output FILE    HDF5 output (default trajectory.h5)\n"
+    "  --fit-from S, --fit-to S   fit window in steps (default: the second half)\n"
+    "  --floor X            values <= X are left out of the fits (default 1e-10)\n"
+    "  --lr X               learning rate for rates per unit t = step * lr (default: the\n"
+    "                       checkpoints' flagscope.train.lr metadata, if they agree)\n"
+    "  --k N, --quiet, -svd_type T, ...   as for analyze\n"
     "\n"
     "  -h, --help           this text;  --version  the version\n"
     "exit status: 0 all models analysed, 1 some models failed, 2 usage error\n";
@@ -82,5 +111,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "analyze")) return cmd_analyze(argc, argv);
   if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc, argv);
   if (!strcmp(argv[1], "convert")) return cmd_convert(argc, argv);
+  if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
+  if (!strcmp(argv[1], "trajectory")) return cmd_trajectory(argc, argv);
   return usage_error("unknown command '%s'", argv[1]);
 }

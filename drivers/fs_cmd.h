@@ -15,5 +15,7 @@ int usage_error(const char *fmt, const char *arg);
 int cmd_analyze(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_trajectory(int argc, char **argv);
 
 #endif
