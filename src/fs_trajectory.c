@@ -152,29 +152,38 @@ int fs_traj_check_series(fs_traj_series *s, fs_error *err) {
 
 /* ---- the estimator ----------------------------------------------------------------- */
 
+static int in_fit(long x, double y, long x0, long x1, double floor) {
+  return x >= x0 && x <= x1 && isfinite(y) && y > floor;
+}
+
+/* Two passes (means, then centred sums and the residuals themselves): the
+ * residuals of a near-perfect exponential are tiny, and Syy - b Sxy would
+ * lose them to cancellation. */
 void fs_traj_fit_rate(const long *x, const double *y, int n, long x0, long x1, double floor,
                       double *rate, double *se, int *m) {
-  double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+  double sx = 0, sy = 0;
   int k = 0;
-  /* Centre x at the first point used, so that large step numbers lose nothing. */
-  double xc = NAN;
-  for (int i = 0; i < n; i++) {
-    if (x[i] < x0 || x[i] > x1 || !isfinite(y[i]) || !(y[i] > floor)) continue;
-    if (isnan(xc)) xc = (double)x[i];
-    double u = (double)x[i] - xc, v = log(y[i]);
-    sx += u, sy += v, sxx += u * u, sxy += u * v, syy += v * v, k++;
-  }
+  for (int i = 0; i < n; i++)
+    if (in_fit(x[i], y[i], x0, x1, floor)) sx += (double)x[i], sy += log(y[i]), k++;
   *m = k;
   *rate = *se = NAN;
   if (k < 2) return;
-  double mx = sx / k, my = sy / k;
-  double Sxx = sxx - k * mx * mx, Sxy = sxy - k * mx * my, Syy = syy - k * my * my;
+  double mx = sx / k, my = sy / k, Sxx = 0, Sxy = 0, ssr = 0;
+  for (int i = 0; i < n; i++)
+    if (in_fit(x[i], y[i], x0, x1, floor)) {
+      double u = (double)x[i] - mx;
+      Sxx += u * u, Sxy += u * (log(y[i]) - my);
+    }
   if (!(Sxx > 0)) return;
   double b = Sxy / Sxx;
   *rate = -b;
   if (k < 3) return;
-  double ssr = Syy - b * Sxy;
-  *se = sqrt((ssr > 0 ? ssr : 0) / (k - 2) / Sxx);
+  for (int i = 0; i < n; i++)
+    if (in_fit(x[i], y[i], x0, x1, floor)) {
+      double r = log(y[i]) - my - b * ((double)x[i] - mx);
+      ssr += r * r;
+    }
+  *se = sqrt(ssr / (k - 2) / Sxx);
 }
 
 /* ---- reading the analysis back -------------------------------------------------------- */

@@ -567,6 +567,11 @@ def check_schema(path, doc):
     for g in ("models", "matrices", "pairs", "heads", "head_overlaps"):
         missing += ["%s/%s" % (g, k) for k in f[g] if "`%s`" % k not in text
                     and not k.startswith(("dim_eps", "profile_dim_eps", "flag_dim_eps"))]
+    if "trajectory" in f:  # flagscope trajectory's group: its attributes and tables
+        t = f["trajectory"]
+        missing += ["trajectory@%s" % k for k in t.attrs if "`%s`" % k not in text]
+        for g in t:
+            missing += ["trajectory/%s/%s" % (g, k) for k in t[g] if "`%s`" % k not in text]
     for pattern in ("`dim_eps<e>`", "`profile_dim_eps<e>`", "`flag_dim_eps<e>`"):
         assert pattern in text, pattern
     assert not missing, "undocumented in %s: %s" % (doc, missing)
