@@ -64,7 +64,7 @@ def table(runs, lr):
                 return "n/a"
             return "%s +- %s" % (fmt(x.mean(), d), fmt(x.std(ddof=1) if len(x) > 1 else 0, 2))
         lines.append("| %s | %g | %g | %s | %s | %s | %s -> %s | %s | %s -> %s | %s (min %s) | %s |" % (
-            act, lam, 2 * lam, fmt(disc, 4), ms(rate, 4), ms(rate / lam, 4),
+            act, lam, 2 * lam, fmt(disc, 4), ms(rate, 4), ms(rate / lam, 5),
             fmt(np.median(bf)), fmt(np.median(bl)), ms(krate, 3),
             fmt(np.median(kf)), fmt(np.median(kl)), ms(km, 3), fmt(np.nanmin(km)), fmt(np.median(loss))))
     note = ("\n%d runs (%d pairs each); mean +- sample standard deviation over seeds x pairs; "

@@ -10,7 +10,7 @@
  *              G_{l-1} = (G_l W_l) .* s'(Z_{l-1})
  * References: backpropagation (Rumelhart, Hinton & Williams 1986); the
  * balancedness dynamics this trainer is used to check are derived in
- * docs/mathematics.md section 10 (Arora, Cohen & Hazan 2018; Du, Hu & Lee 2018).
+ * docs/mathematics.md section 13 (Arora, Cohen & Hazan 2018; Du, Hu & Lee 2018).
  */
 #include "fs_train.h"
 

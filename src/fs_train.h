@@ -1,7 +1,7 @@
 /*
  * fs_train.h - a small, deterministic MLP trainer (flagscope train), to
  * produce checkpoint series whose dynamics are known (docs/experiments/
- * trajectory.md, docs/mathematics.md section 10).
+ * trajectory.md, docs/mathematics.md section 13).
  *
  * Model: x -> W_L s(W_{L-1} ... s(W_1 x)), no biases, s = identity, ReLU or
  * tanh on the hidden layers, the output layer linear.  W_l is stored

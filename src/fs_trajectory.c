@@ -1,7 +1,7 @@
 /*
  * fs_trajectory.c - checkpoint series, pair time series and fitted rates
  * (see fs_trajectory.h; the estimator and the theory it is compared with are
- * in docs/mathematics.md section 10).
+ * in docs/mathematics.md section 13).
  *
  * The HDF5 part is deliberately small and serial: it reads back the columns
  * of /models, /matrices and /pairs it needs from the file fs_analyze has just

@@ -3,7 +3,7 @@
  * (flagscope trajectory): the series is read from a manifest and checked
  * (same architecture, increasing steps), analysed by fs_analyze, and then
  * every pair is followed across the checkpoints and the exponential rates of
- * its balancedness and kappa_rel are fitted (docs/mathematics.md section 10,
+ * its balancedness and kappa_rel are fitted (docs/mathematics.md section 13,
  * the /trajectory group of docs/hdf5-schema.md).
  *
  * Manifest: one checkpoint per line, "PATH STEP" (whitespace-separated;
