@@ -485,7 +485,8 @@ static int write_series(hid_t g, const analysis *a, const fs_traj_series *s, con
   return rc;
 }
 
-/* Series: the pairs of checkpoint 0, each matched by name in every checkpoint. */
+/* Series: the pairs of the first analysed checkpoint, each matched by name in
+ * every checkpoint. */
 static int build_traj(const analysis *a, const fs_traj_series *s, const fs_traj_opts *o,
                       traj *t, fs_error *err) {
   memset(t, 0, sizeof *t);
@@ -493,7 +494,11 @@ static int build_traj(const analysis *a, const fs_traj_series *s, const fs_traj_
     return fs_fail(err, "the analysis has %llu models, the manifest %d checkpoints",
                    (unsigned long long)a->nmodels, s->n);
   t->nck = s->n;
-  int64_t p0 = a->pair_start[0], np0 = a->n_pairs[0];
+  /* The reference is the first checkpoint whose analysis has pairs (a failed
+   * model has none). */
+  int c0 = 0;
+  while (c0 + 1 < s->n && a->n_pairs[c0] <= 0) c0++;
+  int64_t p0 = a->pair_start[c0], np0 = a->n_pairs[c0];
   if (p0 < 0 || np0 < 0 || p0 + np0 > (int64_t)a->npair) p0 = 0, np0 = 0;
   t->nser = (int)np0;
   t->series_pair = malloc(sizeof(int64_t) * (size_t)(np0 ? np0 : 1));
