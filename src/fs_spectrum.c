@@ -58,6 +58,7 @@
 #include <petscblaslapack.h>
 
 #include "fs_petsc.h"
+#include "fs_rsvd.h"
 
 #define FS_SVD_TOL 1e-12      /* residual tolerance, relative to sigma */
 #define FS_SVD_FLOOR 1e-3     /* ... or to this fraction of ||W||_F */
@@ -81,6 +82,40 @@ const char *fs_spectrum_default_solver(int m, int n, int k) {
   int mn = m < n ? m : n, mx = m > n ? m : n;
   if (2 * k >= mn && 4 * mx <= 7 * mn && mx <= 2048) return SVDLAPACK;
   return SVDTRLANCZOS;
+}
+
+const char *fs_solver_name(fs_solver v) {
+  return v == FS_SOLVER_SLEPC ? "slepc" : v == FS_SOLVER_RSVD ? "rsvd" : "auto";
+}
+
+int fs_solver_parse(const char *name, fs_solver *v) {
+  static const fs_solver all[] = {FS_SOLVER_AUTO, FS_SOLVER_SLEPC, FS_SOLVER_RSVD};
+  for (int i = 0; i < 3; i++)
+    if (!strcmp(name, fs_solver_name(all[i]))) return (*v = all[i]), 0;
+  return FS_ERR;
+}
+
+/* -svd_type rsvd names fs_rsvd like a SLEPc type; any other -svd_type is
+ * SLEPc's. */
+static int named_type(fs_solver *v) {
+  char type[64];
+  PetscBool set = PETSC_FALSE;
+  if (PetscOptionsGetString(NULL, NULL, "-svd_type", type, sizeof type, &set) || !set)
+    return 0;
+  *v = strcmp(type, "rsvd") ? FS_SOLVER_SLEPC : FS_SOLVER_RSVD;
+  return 1;
+}
+
+fs_solver fs_spectrum_choose(int m, int n, int k) {
+  fs_solver v;
+  if (named_type(&v)) return v;
+  /* Measured (docs/benchmarks.md, "Which solver"): once W no longer fits in
+   * the caches (8M entries, 64 MB), SLEPc's Lanczos runs at the speed of
+   * memory (one pass over W per matrix-vector product) and the blocked
+   * solver, one pass per block of b vectors, is faster; below that Lanczos's
+   * smaller number of products wins. */
+  int mn = m < n ? m : n;
+  return ((double)m * n >= 8e6 && 8 * k <= mn) ? FS_SOLVER_RSVD : FS_SOLVER_SLEPC;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -392,19 +427,50 @@ static int run_slepc(const double *W, fs_spectrum *s, double floor,
   return fs_error_prefix(err, "%.200s; fallback", first.msg);
 }
 
+/* The block Krylov solver (fs_rsvd.h), with -rsvd_tol, -rsvd_block and
+ * -rsvd_maxdim from the options database; the same output conventions and
+ * checks as the SLEPc path. */
+static int run_rsvd(const double *W, fs_spectrum *s, double floor, fs_error *err) {
+  fs_rsvd_opts o;
+  PetscInt block, maxdim;
+  PetscBool set;
+  fs_rsvd_defaults(s->m, s->n, s->k, &o);
+  o.floor = floor;
+  FS_PETSC(err, PetscOptionsGetReal(NULL, NULL, "-rsvd_tol", &o.tol, NULL));
+  FS_PETSC(err, PetscOptionsGetInt(NULL, NULL, "-rsvd_block", &block, &set));
+  if (set) o.block = (int)block;
+  FS_PETSC(err, PetscOptionsGetInt(NULL, NULL, "-rsvd_maxdim", &maxdim, &set));
+  if (set) o.maxdim = (int)maxdim;
+  FS_TRY(fs_rsvd_solve(W, s->m, s->n, s->k, &o, s->sigma, s->U, s->V, &s->its,
+                       NULL, err));
+  for (int i = 0; i < s->k; i++)
+    normalise_pair(s->U + (size_t)i * s->m, s->m, s->V + (size_t)i * s->n, s->n);
+  strcpy(s->solver, "rsvd");
+  return check_vectors(s, err);
+}
+
+static int run_solver(const double *W, fs_spectrum *s, fs_solver solver,
+                      double floor, fs_error *err) {
+  fs_solver named;
+  if (solver == FS_SOLVER_AUTO) solver = fs_spectrum_choose(s->m, s->n, s->k);
+  else if (named_type(&named) && named == FS_SOLVER_RSVD) solver = FS_SOLVER_RSVD;
+  return solver == FS_SOLVER_RSVD ? run_rsvd(W, s, floor, err)
+                                  : run_slepc(W, s, floor, err);
+}
+
 /* Matrices of extreme magnitude (||W||_F beyond 2^+-500, where squares and
  * the solvers' inner products over- or underflow) are solved as 2^-e W, an
  * exact scaling, with the singular values scaled back; all others in place. */
-static int solve_scaled(const double *W, fs_spectrum *s, double fro,
-                        fs_error *err) {
+static int solve_scaled(const double *W, fs_spectrum *s, fs_solver solver,
+                        double fro, fs_error *err) {
   int e;
   frexp(fro, &e);
-  if (abs(e) < 500) return run_slepc(W, s, FS_SVD_FLOOR * fro, err);
+  if (abs(e) < 500) return run_solver(W, s, solver, FS_SVD_FLOOR * fro, err);
   size_t len = (size_t)s->m * (size_t)s->n;
   double *Ws = malloc(sizeof(double) * len);
   if (!Ws) return fs_fail(err, "out of memory for a scaled %dx%d copy", s->m, s->n);
   for (size_t i = 0; i < len; i++) Ws[i] = ldexp(W[i], -e);
-  int rc = run_slepc(Ws, s, FS_SVD_FLOOR * ldexp(fro, -e), err);
+  int rc = run_solver(Ws, s, solver, FS_SVD_FLOOR * ldexp(fro, -e), err);
   free(Ws);
   for (int i = 0; i < s->k && !rc; i++) s->sigma[i] = ldexp(s->sigma[i], e);
   return rc;
@@ -416,6 +482,11 @@ static int solve_scaled(const double *W, fs_spectrum *s, double fro,
 
 int fs_spectrum_compute(const double *W, int m, int n, int k, fs_spectrum *s,
                         fs_error *err) {
+  return fs_spectrum_compute_with(W, m, n, k, FS_SOLVER_AUTO, s, err);
+}
+
+int fs_spectrum_compute_with(const double *W, int m, int n, int k, fs_solver solver,
+                             fs_spectrum *s, fs_error *err) {
   memset(s, 0, sizeof *s);
   if (!W || m < 1 || n < 1)
     return fs_fail(err, "SVD: invalid matrix (%dx%d%s)", m, n,
@@ -433,7 +504,7 @@ int fs_spectrum_compute(const double *W, int m, int n, int k, fs_spectrum *s,
     if (fro == 0.0)
       zero_spectrum(s);
     else
-      rc = solve_scaled(W, s, fro, err);
+      rc = solve_scaled(W, s, solver, fro, err);
   }
   if (rc) fs_spectrum_free(s);
   return rc;

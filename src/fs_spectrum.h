@@ -4,7 +4,9 @@
  * Method: SLEPc's SVD solvers on a sequential dense PETSc matrix
  * (PETSC_COMM_SELF); the default solver per shape and k is chosen by
  * measurement (see docs/benchmarks.md) and everything can be overridden from
- * the PETSc options database (-svd_type, -svd_tol, -svd_ncv, -svd_max_it).
+ * the PETSc options database (-svd_type, -svd_tol, -svd_ncv, -svd_max_it);
+ * or the blocked BLAS-3 Krylov solver of fs_rsvd.h (-rsvd_tol, -rsvd_block,
+ * -rsvd_maxdim), chosen per shape and k by fs_spectrum_choose.
  * References: V. Hernandez, J. E. Roman, V. Vidal, "SLEPc: A scalable and
  * flexible toolkit for the solution of eigenvalue problems", ACM TOMS 31
  * (2005); SLEPc Technical Report STR-8 (thick-restart Lanczos for the SVD).
@@ -25,11 +27,26 @@ typedef struct fs_spectrum {
   char solver[16]; /* SVDType that was used */
 } fs_spectrum;
 
+/* Which solver family: SLEPc (the options database picks the SVDType), the
+ * block Krylov solver fs_rsvd, or auto (fs_spectrum_choose). */
+typedef enum { FS_SOLVER_AUTO, FS_SOLVER_SLEPC, FS_SOLVER_RSVD } fs_solver;
+
+/* "auto", "slepc", "rsvd"; parse returns FS_ERR for anything else. */
+const char *fs_solver_name(fs_solver v);
+int fs_solver_parse(const char *name, fs_solver *v);
+
+/* The family auto picks for shape and k (measured; docs/benchmarks.md):
+ * SLEPc whenever the options database names an -svd_type. */
+fs_solver fs_spectrum_choose(int m, int n, int k);
+
 /* Top-k singular triplets of the m x n matrix W (row-major), 1 <= k <= min(m, n).
  * Fails, with the solver's reason, if fewer than k triplets converge or W is
- * not finite.  s is empty (safe to free) after a failure. */
+ * not finite.  s is empty (safe to free) after a failure.
+ * fs_spectrum_compute is fs_spectrum_compute_with(..., FS_SOLVER_AUTO, ...). */
 int fs_spectrum_compute(const double *W, int m, int n, int k, fs_spectrum *s,
                         fs_error *err);
+int fs_spectrum_compute_with(const double *W, int m, int n, int k, fs_solver solver,
+                             fs_spectrum *s, fs_error *err);
 void fs_spectrum_free(fs_spectrum *s);
 
 /* The solver used when the options database does not name one. */

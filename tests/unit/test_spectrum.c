@@ -24,9 +24,10 @@ void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const in
 /* NULL = the default solver.  Not here: cyclic (slower than cross
  * everywhere, fails at k = min(m, n) in SLEPc 3.18) and randomized (stalls
  * on small gaps: 6 of 8 triplets of a 200x80 Gaussian in 100 iterations);
- * see docs/benchmarks.md. */
+ * see docs/benchmarks.md.  "rsvd" is flagscope's block Krylov solver
+ * (fs_rsvd.h), selected by -svd_type rsvd like a SLEPc type. */
 static const char *const solvers[] = {NULL, "trlanczos", "lanczos", "cross",
-                                      "lapack"};
+                                      "lapack", "rsvd"};
 #define NSOLVERS (int)(sizeof solvers / sizeof solvers[0])
 
 static void use_solver(const char *type) {
