@@ -91,12 +91,15 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
     if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--zoo") ||
         !strcmp(s, "--k") || !strcmp(s, "--eps") || !strcmp(s, "--tau") ||
         !strcmp(s, "--energy") || !strcmp(s, "--rank-tol") || !strcmp(s, "--head-threshold") ||
-        !strcmp(s, "--commutator")) {
+        !strcmp(s, "--commutator") || !strcmp(s, "--solver")) {
       if (!val) return usage_error("option %s needs a value", s);
       i++;
       if (s[1] == 'o' || !strcmp(s, "--output")) a->opts.output = val;
       else if (!strcmp(s, "--zoo")) a->zoo = val;
-      else if (!strcmp(s, "--commutator")) {
+      else if (!strcmp(s, "--solver")) {
+        if (fs_solver_parse(val, &a->opts.solver))
+          return usage_error("--solver wants auto, slepc or rsvd, not '%s'", val);
+      } else if (!strcmp(s, "--commutator")) {
         if (fs_commutator_mode_parse(val, &a->opts.commutator))
           return usage_error("--commutator wants lowrank, exact or both, not '%s'", val);
       } else if (!strcmp(s, "--eps")) {
@@ -129,6 +132,8 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
       a->quiet = 1;
     } else if (!strcmp(s, "--flag-table")) {
       a->opts.flag_table = 1;
+    } else if (!strcmp(s, "--timing")) {
+      a->opts.timing = 1;
     } else if (!strcmp(s, "--full-spectrum")) {
       a->opts.full_spectrum = 1;
     } else if (s[0] == '-' && s[1] == '-') {

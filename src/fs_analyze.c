@@ -53,9 +53,12 @@ static int compute_one(fs_run *R, int64_t gi, fs_error *err) {
     return fs_fail(err, "%s: matrix '%s': cannot read the tensor (injected fault)",
                    R->plan.models[model].path, x->name);
   FS_TRY(fs_load_matrix(&R->plan.models[model].model, x, &W, err));
+  R->read_seconds += MPI_Wtime() - t0;
+  double bytes = 8.0 * m * n;
+  if (bytes > R->largest_owned) R->largest_owned = bytes;
   int rc = fs_fault_hit(FS_FAULT_SPECTRA, model)
                ? fs_fail(err, "the singular value solver failed (injected fault)")
-               : fs_spectrum_compute(W, m, n, R->plan.mat[gi].k, s, err);
+               : fs_spectrum_compute_with(W, m, n, R->plan.mat[gi].k, o->solver, s, err);
   if (!rc && fs_classifier_is_reader(&R->plan, gi)) /* before dgesdd destroys W */
     rc = fs_classifier_compute(W, m, n, x->transposed, FS_COS_AUTO, &R->cls[gi], err);
   if (!rc && o->full_spectrum) {
@@ -268,12 +271,17 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
   fs_model_summary *sum = NULL;
   fs_error es;
   fs_error_clear(&es);
+  double t1 = MPI_Wtime();
   int rc_sum = rc ? 0 : fs_reduce_models(&R, &sum, &es);
+  R.reduce_seconds = MPI_Wtime() - t1;
   if (!rc) rc = fs_output_write(&R, err);
   if (!rc && rc_sum) {
     rc = fs_fail(err, "%s", es.msg);
   }
+  t1 = MPI_Wtime();
   if (!rc) rc = fs_reduce_report(&R, sum, o->summary, nfailed);
+  R.reduce_seconds += MPI_Wtime() - t1;
+  if (!rc && o->timing && o->log) fs_run_log_timing(&R);
   free(sum);
   fs_run_free(&R);
   return rc;

@@ -24,6 +24,7 @@
 #include "fs_commutator.h"
 #include "fs_error.h"
 #include "fs_spectral.h"
+#include "fs_spectrum.h"
 
 #define FS_MAX_EPS 16
 
@@ -33,6 +34,8 @@ typedef struct fs_analyze_opts {
   fs_rank_policy rank_policy;    /* how k is chosen below kmax (SPEC 3.2; default fixed) */
   double rank_param;             /* F of the energy policy, T of the rank_tol policy */
   int full_spectrum;             /* 1: every singular value (dgesdd on the owner) and its statistics */
+  fs_solver solver;              /* truncated SVD: auto (default), slepc or rsvd */
+  int timing;                    /* 1: rank 0 logs every rank's stage times and peak memory */
   int neps;
   double eps_deg[FS_MAX_EPS];    /* angle tolerances of the intersection dimension */
   double head_threshold;         /* head pairs with an overlap above it are redundant (SPEC 3.9) */

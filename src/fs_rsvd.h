@@ -26,17 +26,19 @@ typedef struct fs_rsvd_opts {
   double tol;         /* accept triplet i when r_i <= tol * max(sigma_i, floor) */
   double floor;       /* absolute part of the test (FS_SVD_FLOOR ||W||_F) */
   unsigned long long seed; /* of the Gaussian start block: same seed, same result */
+  int gram;           /* 1: try the Gram path first on tall, narrow shapes */
 } fs_rsvd_opts;
 
 /* Defaults for the top k of an m x n matrix: b = k/3 rounded up to a
  * multiple of 8 (at least 8), maxdim = max(4k, k + 8b), both capped by
- * min(m, n); tol 1e-10, floor 0, 50 restarts. */
+ * min(m, n); tol 1e-10, floor 0, 50 restarts, Gram path on. */
 void fs_rsvd_defaults(int m, int n, int k, fs_rsvd_opts *o);
 
 /* Top-k triplets of the m x n row-major W (1 <= k <= min(m,n)): sigma
  * descending, U (m x k) and V (n x k) column-major with orthonormal columns,
  * *its = Krylov blocks built (restarts included).  *res (may be NULL) gets the
- * largest r_i / max(sigma_i, floor), recomputed from W at the end.  Fails if
+ * largest r_i / max(sigma_i, floor), recomputed from W at the end; *its = 0
+ * when the Gram path answered.  Fails if
  * the test is not met within the restarts or memory runs out. */
 int fs_rsvd_solve(const double *W, int m, int n, int k, const fs_rsvd_opts *o,
                   double *sigma, double *U, double *V, int *its, double *res,

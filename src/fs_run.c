@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 
 #include "fs_fault.h"
@@ -199,6 +200,28 @@ const char *fs_run_model_status(const fs_run *R, int model, char *why, size_t n)
     snprintf(why, n, "%lld of %d matrices and %lld of %d pairs failed (see their error columns)",
              (long long)badm, pm->graph.nmat, (long long)badp, pm->graph.npair);
   return "partial";
+}
+
+void fs_run_log_timing(const fs_run *R) {
+  enum { NT = 9 };
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double mine[NT] = {R->time[FS_STAGE_PLAN], R->read_seconds,
+                     R->time[FS_STAGE_SPECTRA] - R->time[FS_STAGE_PLAN] - R->read_seconds,
+                     R->time[FS_STAGE_PAIRS], R->time_heads, R->reduce_seconds,
+                     R->time[FS_STAGE_WRITE], ru.ru_maxrss / 1024.0,
+                     R->largest_owned / 1048576.0};
+  double *all = R->rank == 0 ? malloc(sizeof *all * NT * (size_t)R->size) : NULL;
+  if (R->rank == 0 && !all) return; /* the others still take part */
+  MPI_Gather(mine, NT, MPI_DOUBLE, all, NT, MPI_DOUBLE, 0, R->comm);
+  for (int r = 0; R->rank == 0 && r < R->size; r++) {
+    const double *t = all + NT * r;
+    fprintf(R->opts->log, "flagscope: timing rank %d: plan %.3f s, read %.3f s, svd %.3f s, "
+            "pairs %.3f s, heads %.3f s, reduce %.3f s, write %.3f s; peak memory %.0f MB, "
+            "largest owned matrix %.0f MB\n", r, t[0], t[1], t[2], t[3], t[4], t[5], t[6],
+            t[7], t[8]);
+  }
+  free(all);
 }
 
 void fs_run_log_plan(const fs_run *R) {

@@ -51,6 +51,9 @@ typedef struct fs_run {
   int *hdone; /* 1 if computed: agreed */
   double time[FS_NSTAGES];
   double time_heads; /* the heads stage (not in time[]: its attribute lists four stages) */
+  double read_seconds;   /* of the spectra stage: reading the owned matrices */
+  double reduce_seconds; /* per-model reduction and the summary */
+  double largest_owned;  /* bytes of the largest owned matrix in double */
 } fs_run;
 
 /* Build the plan and the arrays; collective, fails on every rank or on none. */
@@ -77,5 +80,9 @@ int fs_run_agree_heads(fs_run *R, fs_error *err);
 const char *fs_run_model_status(const fs_run *R, int model, char *why, size_t n);
 
 void fs_run_log_plan(const fs_run *R);
+
+/* --timing: rank 0 logs one line per rank, stage times and peak memory
+ * (VmHWM from getrusage) against the largest owned matrix; collective. */
+void fs_run_log_timing(const fs_run *R);
 
 #endif

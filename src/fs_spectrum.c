@@ -445,7 +445,7 @@ static int run_rsvd(const double *W, fs_spectrum *s, double floor, fs_error *err
                        NULL, err));
   for (int i = 0; i < s->k; i++)
     normalise_pair(s->U + (size_t)i * s->m, s->m, s->V + (size_t)i * s->n, s->n);
-  strcpy(s->solver, "rsvd");
+  strcpy(s->solver, s->its ? "rsvd" : "rsvd-gram");
   return check_vectors(s, err);
 }
 

@@ -101,7 +101,7 @@ static int check(const double *W, int m, int n, int k, fs_rsvd_opts *o) {
   fs_error err;
   int rc = fs_rsvd_solve(W, m, n, k, o, s, U, V, &its, &res, &err);
   ck_assert_msg(rc == 0, "%dx%d k=%d: %s", m, n, k, err.msg);
-  ck_assert_int_ge(its, 1);
+  ck_assert_int_ge(its, 0); /* 0: the Gram path answered */
   ck_assert_double_le(res, o->tol);
   /* the criterion, recomputed here from W independently */
   ck_assert_double_le(residual(W, m, n, k, s, U, V, o->floor), 2 * o->tol);
@@ -221,6 +221,44 @@ START_TEST(failures) {
 }
 END_TEST
 
+/* Aspect >= 4: the Gram path answers (its = 0), to the same test. */
+START_TEST(gram_path) {
+  fs_test_seed(17);
+  const int shapes[2][2] = {{500, 100}, {90, 450}};
+  for (int i = 0; i < 2; i++) {
+    int m = shapes[i][0], n = shapes[i][1];
+    double *W = build(m, n, m < n ? m : n, 0.5);
+    fs_rsvd_opts o;
+    fs_rsvd_defaults(m, n, 10, &o);
+    ck_assert_int_eq(check(W, m, n, 10, &o), 0);
+    o.gram = 0; /* and the Krylov path on the same matrix */
+    ck_assert_int_gt(check(W, m, n, 10, &o), 0);
+    free(W);
+  }
+}
+END_TEST
+
+/* Rank 12, k = 30, tall: the Gram path cannot resolve the null singular
+ * values (its vectors there are noise), is rejected, and Krylov answers. */
+START_TEST(gram_rejected) {
+  fs_test_seed(18);
+  int m = 600, n = 100, k = 30, r = 12;
+  double *W = build(m, n, r, 0.3);
+  fs_rsvd_opts o;
+  fs_rsvd_defaults(m, n, k, &o);
+  o.floor = 1e-3 * fro(W, (size_t)m * n);
+  double *s = dalloc(k), *U = dalloc((size_t)m * k), *V = dalloc((size_t)n * k), res;
+  int its = -1;
+  fs_error err;
+  ck_assert_int_eq(fs_rsvd_solve(W, m, n, k, &o, s, U, V, &its, &res, &err), 0);
+  ck_assert_int_gt(its, 0);
+  for (int i = 0; i < r; i++) ck_assert_double_eq_tol(s[i], pow(i + 1.0, -0.3), 1e-12);
+  ck_assert_double_le(orth_defect(m, k, U), 1e-12);
+  ck_assert_double_le(orth_defect(n, k, V), 1e-12);
+  free(W), free(s), free(U), free(V);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("rsvd");
   TCase *tc = tcase_create("core");
@@ -231,6 +269,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, whole_space);
   tcase_add_test(tc, deterministic);
   tcase_add_test(tc, failures);
+  tcase_add_test(tc, gram_path);
+  tcase_add_test(tc, gram_rejected);
   suite_add_tcase(s, tc);
   return s;
 }
