@@ -20,6 +20,7 @@
  * singular subspaces (meaningful when the gap sigma_k - sigma_{k+1}, printed
  * relative to sigma_k, is not at the rounding level).
  *
+ * (rsvd/B/D[/G] sets -rsvd_block B, -rsvd_maxdim D and -rsvd_gram G, for tuning.)
  *   bench_svd [--quick] [--repeats R] [--shape MxN]... [--k K]... [--solver S]...
  *             [--model PATH]... [--no-synthetic] [--no-reference]
  * Solvers: NAME@TOL with NAME a SLEPc SVDType (trlanczos, lanczos, cross,
@@ -229,16 +230,19 @@ static int set_solver(const char *spec, fs_solver *fam) {
   PetscOptionsClearValue(NULL, "-rsvd_tol");
   PetscOptionsClearValue(NULL, "-rsvd_block");
   PetscOptionsClearValue(NULL, "-rsvd_maxdim");
+  PetscOptionsClearValue(NULL, "-rsvd_gram");
   if (!strcmp(name, "rsvd")) {
     *fam = FS_SOLVER_RSVD;
     if (at) PetscOptionsSetValue(NULL, "-rsvd_tol", at + 1);
   } else if (!strncmp(name, "rsvd/", 5)) { /* rsvd/BLOCK/MAXDIM, for tuning */
     *fam = FS_SOLVER_RSVD;
-    char b[16], d[16];
-    if (sscanf(name + 5, "%15[0-9]/%15[0-9]", b, d) == 2) {
+    char b[16], d[16], g[16];
+    int nf = sscanf(name + 5, "%15[0-9]/%15[0-9]/%15[0-9.]", b, d, g);
+    if (nf >= 2) {
       PetscOptionsSetValue(NULL, "-rsvd_block", b);
       PetscOptionsSetValue(NULL, "-rsvd_maxdim", d);
     }
+    if (nf == 3) PetscOptionsSetValue(NULL, "-rsvd_gram", g);
     if (at) PetscOptionsSetValue(NULL, "-rsvd_tol", at + 1);
   } else if (!strcmp(name, "auto")) {
     *fam = FS_SOLVER_AUTO;

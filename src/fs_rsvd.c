@@ -358,7 +358,7 @@ static int thick_restart(ws *w, const op *A, int k, const state *st, int *off,
 
 /* ---- the Gram path for tall, narrow matrices ----------------------------- */
 
-/* For M >= 4N (N <= 2048) one dsyrk forms G = A^T A (M N^2 flops, N/128
+/* For M >= gram N (N <= 2048) one dsyrk forms G = A^T A (M N^2 flops, N/128
  * products with a 64-column block) and dsyevr its top k eigenpairs: v_i, and
  * s_i = sqrt(lambda_i), u_i = A v_i / s_i.  Fewer flops than any Krylov
  * method there, all BLAS-3; but G squares the condition number (absolute
@@ -428,7 +428,7 @@ void fs_rsvd_defaults(int m, int n, int k, fs_rsvd_opts *o) {
   o->tol = 1e-10;
   o->floor = 0.0;
   o->seed = 0x2545F4914F6CDD1DULL;
-  o->gram = 1;
+  o->gram = 4.0;
 }
 
 static int run(ws *w, const op *A, int k, const fs_rsvd_opts *o, double *UA,
@@ -470,7 +470,7 @@ int fs_rsvd_solve(const double *W, int m, int n, int k, const fs_rsvd_opts *o,
   for (size_t i = 0; i < (size_t)m * (size_t)n; i++) fro += W[i] * W[i];
   w.dep = RSVD_DEP * sqrt(fro);
   double *UA = A.trans ? V : U, *VA = A.trans ? U : V;
-  if (o->gram && A.M >= 4 * A.N && A.N <= 2048) {
+  if (o->gram > 0 && A.M >= o->gram * A.N && A.N <= 2048) {
     int ok;
     FS_TRY(gram(&A, k, o, sigma, UA, VA, res, &ok, err));
     if (ok) return (*its = 0), 0;

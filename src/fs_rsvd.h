@@ -26,12 +26,12 @@ typedef struct fs_rsvd_opts {
   double tol;         /* accept triplet i when r_i <= tol * max(sigma_i, floor) */
   double floor;       /* absolute part of the test (FS_SVD_FLOOR ||W||_F) */
   unsigned long long seed; /* of the Gaussian start block: same seed, same result */
-  int gram;           /* 1: try the Gram path first on tall, narrow shapes */
+  double gram;        /* try the Gram path first when max(m,n) >= gram min(m,n) (0: never) */
 } fs_rsvd_opts;
 
 /* Defaults for the top k of an m x n matrix: b = k/3 rounded up to a
  * multiple of 8 (at least 8), maxdim = max(4k, k + 8b), both capped by
- * min(m, n); tol 1e-10, floor 0, 50 restarts, Gram path on. */
+ * min(m, n); tol 1e-10, floor 0, 50 restarts, Gram path from aspect 4. */
 void fs_rsvd_defaults(int m, int n, int k, fs_rsvd_opts *o);
 
 /* Top-k triplets of the m x n row-major W (1 <= k <= min(m,n)): sigma
