@@ -16,6 +16,7 @@ expect_rc 2 "$fs" analyze --k 0 x.gguf
 expect_rc 2 "$fs" analyze --eps 1,abc x.gguf; grep -q -- "--eps" "$w/err" || fail "--eps message"
 expect_rc 2 "$fs" analyze --bogus x.gguf
 expect_rc 2 "$fs" analyze --commutator exactly x.gguf; grep -q -- "--commutator" "$w/err" || fail "--commutator message"
+expect_rc 2 "$fs" analyze --solver magic x.gguf; grep -q -- "--solver wants" "$w/err" || fail "--solver message"
 expect_rc 2 "$fs" analyze --zoo "$w/missing-manifest.txt"
 grep -q "missing-manifest.txt" "$w/err" || fail "manifest message"
 expect_rc 1 "$fs" inspect "$w/missing.gguf"; grep -q "missing.gguf" "$w/err" || fail "inspect message"
@@ -37,4 +38,11 @@ OMPI_MCA_plm=isolated expect_rc 0 "$fs" analyze --zoo "$w/zoo.txt" -o "$w/zoo.h5
 OMPI_MCA_plm=isolated expect_rc 0 "$fs" analyze "$zoo/gnubg-nets.safetensors" --eps 1,5 --k 4 \
   --commutator both --flag-table --tau 1e-5 -o "$w/opts.h5" --quiet
 [ -f "$w/opts.h5" ] || fail "option run wrote no output"
+
+# --solver rsvd records its solver; --timing logs the stages and the memory.
+OMPI_MCA_plm=isolated expect_rc 0 "$fs" analyze "$zoo/stories260K.gguf" -o "$w/rsvd.h5" --quiet \
+  --solver rsvd --timing
+grep -q "timing rank 0: plan .* svd .* heads .* peak memory [0-9]* MB" "$w/err" || fail "--timing line"
+/usr/bin/python3 -c "import h5py, sys; s = set(h5py.File(sys.argv[1])['matrices/solver'][:]); \
+sys.exit(0 if s <= {b'rsvd', b'rsvd-gram'} and s else 1)" "$w/rsvd.h5" || fail "--solver rsvd not used"
 echo "cli: all cases behave"
