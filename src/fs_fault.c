@@ -18,8 +18,8 @@ typedef struct rule {
 static rule rules[MAX_RULES];
 static int nrules, my_rank;
 
-static const char *names[FS_FAULT_NSTAGES] = {"open",  "read",   "spectra", "exchange",
-                                              "pairs", "reduce", "write"};
+static const char *names[FS_FAULT_NSTAGES] = {"open",  "read",  "spectra", "exchange",
+                                              "pairs", "heads", "reduce",  "write"};
 
 const char *fs_fault_stage_name(fs_fault_stage stage) {
   return stage >= 0 && stage < FS_FAULT_NSTAGES ? names[stage] : "?";

@@ -4,7 +4,7 @@
  *
  * Off unless the environment sets FLAGSCOPE_FAULT, a comma-separated list of
  *     STAGE[@RANK][/MODEL][!kill]
- * STAGE is one of open, read, spectra, exchange, pairs, reduce, write; RANK
+ * STAGE is one of open, read, spectra, exchange, pairs, heads, reduce, write; RANK
  * (default: every rank) and MODEL (the model's index in the run, default:
  * every model) narrow it (MODEL is ignored at the points that serve every
  * model at once: exchange, reduce, write).  At a matching point the stage fails as if its
@@ -24,6 +24,7 @@ typedef enum {
   FS_FAULT_SPECTRA,
   FS_FAULT_EXCHANGE,
   FS_FAULT_PAIRS,
+  FS_FAULT_HEADS,
   FS_FAULT_REDUCE,
   FS_FAULT_WRITE,
   FS_FAULT_NSTAGES

@@ -21,6 +21,7 @@
 
 #include <mpi.h>
 
+#include "fs_fault.h"
 #include "fs_load.h"
 #include "fs_pair.h"
 #include "fs_run.h"
@@ -481,8 +482,10 @@ static int run_item(fs_run *R, int64_t i, const double *eps, fs_error *err) {
   const fs_plan_heads *w = &R->plan.heads[i];
   const fs_plan_model *pm = &R->plan.models[w->model];
   const fs_head_block *hb = fs_plan_head_block_of(&R->plan, i);
-  fs_heads_maps cur, prev = {0};
-  int rc = fs_heads_load(&pm->model, hb, 0, &cur, err);
+  fs_heads_maps cur = {0}, prev = {0};
+  int rc = fs_fault_hit(FS_FAULT_HEADS, w->model)
+               ? fs_fail(err, "cannot read the attention maps (injected fault)")
+               : fs_heads_load(&pm->model, hb, 0, &cur, err);
   if (!rc && w->prev >= 0) rc = fs_heads_load(&pm->model, fs_plan_head_block_of(&R->plan, w->prev), 1, &prev, err);
   if (!rc)
     rc = fs_heads_compute(&cur, w->prev >= 0 ? &prev : NULL, eps, R->opts->neps,

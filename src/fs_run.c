@@ -193,12 +193,15 @@ const char *fs_run_model_status(const fs_run *R, int model, char *why, size_t n)
     snprintf(why, n, "%s", pm->graph.note);
     return "ok";
   }
-  if (badh && !badm && !badp)
-    snprintf(why, n, "%lld of %d attention head blocks failed (see /head_overlaps error)",
-             (long long)badh, pm->graph.nhead_block);
-  else
-    snprintf(why, n, "%lld of %d matrices and %lld of %d pairs failed (see their error columns)",
-             (long long)badm, pm->graph.nmat, (long long)badp, pm->graph.npair);
+  size_t len = 0;
+  if (badm || badp)
+    len = (size_t)snprintf(why, n, "%lld of %d matrices and %lld of %d pairs failed (see their "
+                           "error columns)", (long long)badm, pm->graph.nmat, (long long)badp,
+                           pm->graph.npair);
+  if (badh && len < n)
+    snprintf(why + len, n - len, "%s%lld of %d attention head blocks (/head_overlaps) failed%s",
+             len ? "; " : "", (long long)badh, pm->graph.nhead_block,
+             len ? "" : " (see their error columns)");
   return "partial";
 }
 

@@ -2,7 +2,7 @@
 # Faults on one rank, injected at every stage (FLAGSCOPE_FAULT, src/fs_fault.h),
 # at NP ranks.  Expected for each: no rank waits forever (every run is under
 # `timeout`), exit status 1 with a line naming the cause, and
-#   open, read, spectra, pairs - the output is written; the faulty model is
+#   open, read, spectra, pairs, heads - the output is written; the faulty model is
 #       marked failed/partial with the reason; the other models' results equal
 #       a fault-free run's;
 #   exchange - the output is written; pairs that needed a basis from another
@@ -28,7 +28,7 @@ run() { # FAULT OUT
 run "" "$w/ref.h5" || fail "the fault-free run failed"
 
 # A fault confined to model 0 on rank 1: that model is recorded, the others are whole.
-for stage in open read spectra pairs; do
+for stage in open read spectra pairs heads; do
   run "$stage@1/0" "$w/$stage.h5"
   rc=$?
   [ $rc -eq 1 ] || fail "$stage: exit status $rc, expected 1 (124: a rank hung)"
