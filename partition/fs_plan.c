@@ -94,7 +94,8 @@ double fs_plan_heads_cost(const fs_head_block *hb, int64_t D, int composed) {
   double d = (double)D, h = hb->n_head, kv = hb->n_head_kv, dh = hb->head_dim;
   double factor = 6 * d * dh * dh + 22 * dh * dh * dh; /* QR, its Q, SVD of R, basis */
   double nfac = 2 * h + 2 * kv + (composed ? h + kv : 0);
-  double gram = 2 * d * dh * dh * (2 * h * h + 2 * kv * kv + (composed ? h * h + 2 * h * kv : 0));
+  /* within the block symmetric (dsyrk, half a product), the composition not */
+  double gram = 2 * d * dh * dh * (h * h + kv * kv + (composed ? h * h + 2 * h * kv : 0));
   double cosines = 10 * dh * dh * dh * (2 * h * h + 2 * kv * kv + (composed ? h * h + 2 * h * kv : 0));
   double circuits = 2 * h * 12 * dh * dh * dh;
   return nfac * factor + gram + cosines + circuits;

@@ -30,6 +30,9 @@ void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const in
             const double *alpha, const double *a, const int *lda, const double *b,
             const int *ldb, const double *beta, double *c, const int *ldc, size_t lta,
             size_t ltb);
+void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha,
+            const double *a, const int *lda, const double *beta, double *c, const int *ldc,
+            size_t luplo, size_t ltrans);
 void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda,
              double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work,
              const int *lwork, int *iwork, int *info, size_t ljobz);
@@ -272,7 +275,12 @@ static int overlap_fill(const hset *x, const hset *y, int same, const double *ep
   double *G = malloc(sizeof *G * ((size_t)x->total * y->total + 1));
   double *blk = malloc(sizeof *blk * ((size_t)dh * dh + 1)), *cs = malloc(sizeof *cs * ((size_t)dh + 1));
   int rc = (G && blk && cs) ? 0 : fs_fail(err, "out of memory for a %dx%d head overlap", nr, nc);
-  if (!rc) gemm('T', 'N', x->total, y->total, D, x->basis, D, y->basis, D, G, imax(x->total, 1));
+  if (!rc && same && x->total > 0) { /* symmetric: the upper triangle is all that is read */
+    double one = 1.0, zero = 0.0;
+    dsyrk_("U", "T", &x->total, &D, &one, x->basis, &D, &zero, G, &x->total, 1, 1);
+  } else if (!rc) {
+    gemm('T', 'N', x->total, y->total, D, x->basis, D, y->basis, D, G, imax(x->total, 1));
+  }
   for (int a = 0; a < nr && !rc; a++)
     for (int b = same ? a : 0; b < nc && !rc; b++) {
       int p = x->rank[a], q = y->rank[b];
