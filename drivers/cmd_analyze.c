@@ -91,7 +91,8 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
     if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--zoo") ||
         !strcmp(s, "--k") || !strcmp(s, "--eps") || !strcmp(s, "--tau") ||
         !strcmp(s, "--energy") || !strcmp(s, "--rank-tol") || !strcmp(s, "--head-threshold") ||
-        !strcmp(s, "--commutator") || !strcmp(s, "--solver")) {
+        !strcmp(s, "--commutator") || !strcmp(s, "--solver") || !strcmp(s, "--align-ratio") ||
+        !strcmp(s, "--align-kappa")) {
       if (!val) return usage_error("option %s needs a value", s);
       i++;
       if (s[1] == 'o' || !strcmp(s, "--output")) a->opts.output = val;
@@ -113,6 +114,12 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
         a->opts.head_threshold = strtod(val, &end);
         if (*end || !(a->opts.head_threshold >= 0 && a->opts.head_threshold <= 1))
           return usage_error("--head-threshold wants an overlap in [0, 1], not '%s'", val);
+      } else if (!strncmp(s, "--align-", 8)) {
+        double v = strtod(val, &end);
+        if (*end || !(v >= 0 && v <= (s[8] == 'r' ? 1 : 1e6)))
+          return usage_error(s[8] == 'r' ? "--align-ratio wants a fraction in [0, 1], not '%s'"
+                                         : "--align-kappa wants a number >= 0, not '%s'", val);
+        *(s[8] == 'r' ? &a->opts.align_ratio : &a->opts.align_kappa) = v;
       } else if (!strcmp(s, "--tau")) {
         a->opts.tau = strtod(val, &end);
         if (*end || !(a->opts.tau > 0 && a->opts.tau < 1))

@@ -31,6 +31,13 @@ static const char *usage_text =
     "  trajectory MANIFEST  one run's checkpoints ('PATH STEP' per line, steps increasing,\n"
     "                       one architecture): the analysis, every pair against the step,\n"
     "                       fitted exponential rates; HDF5 with a /trajectory group\n"
+    "  report OUT.h5 [--csv DIR] [--plots DIR] [--head-threshold X] [--quiet]\n"
+    "                       tables of a finished run on the terminal, CSV files (zoo, stats,\n"
+    "                       depth profiles, head redundancy) and PNG figures (depth profiles,\n"
+    "                       head-overlap heat maps, zoo comparisons by family); head pairs\n"
+    "                       above X (default 0.5) overlap count as redundant\n"
+    "  compare A.h5 B.h5 ... [--csv DIR]\n"
+    "                       the zoo tables of several runs as one, families ranked\n"
     "\n"
     "analyze options:\n"
     "  -o, --output FILE    HDF5 output (default flagscope.h5; written as FILE.partial\n"
@@ -53,6 +60,9 @@ static const char *usage_text =
     "  --tau T              relative tolerance of the numerical rank (default 1e-6)\n"
     "  --head-threshold X   attention head pairs with an overlap above X count as\n"
     "                       redundant (default 0.5)\n"
+    "  --align-ratio R      a pair is subspace-aligned when dim_eps / min(k, j) >= R at the\n"
+    "                       median eps (default 0.5)\n"
+    "  --align-kappa X      ... and basis-aligned when also kappa_rel <= X (default 0.5)\n"
     "  --quiet              no summary table\n"
     "  --solver S           truncated SVD: auto (default: by shape and k), slepc (SLEPc,\n"
     "                       -svd_type picks its method) or rsvd (blocked Krylov; -rsvd_tol)\n"
@@ -116,5 +126,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "convert")) return cmd_convert(argc, argv);
   if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
   if (!strcmp(argv[1], "trajectory")) return cmd_trajectory(argc, argv);
+  if (!strcmp(argv[1], "report")) return cmd_report(argc, argv);
+  if (!strcmp(argv[1], "compare")) return cmd_compare(argc, argv);
   return usage_error("unknown command '%s'", argv[1]);
 }

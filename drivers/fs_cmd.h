@@ -17,5 +17,10 @@ int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_trajectory(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+
+/* An output directory, created if missing (cmd_report.c); 0 or FS_ERR with a message. */
+int cmd_ensure_dir(const char *dir);
 
 #endif

@@ -445,7 +445,7 @@ static int write_provenance(fs_run *R, fs_h5 *h, fs_error *err) {
   return fs_h5_attr_doubles(h, "/", "seconds_plan_spectra_pairs_write", t, FS_NSTAGES, err);
 }
 
-static int write_all(fs_run *R, fs_h5 *h, fs_error *err) {
+static int write_all(fs_run *R, const fs_zoo_stats *z, fs_h5 *h, fs_error *err) {
   FS_TRY(write_provenance(R, h, err));
   int64_t nmod = R->plan.nmodels, *all = malloc(sizeof *all * (size_t)(nmod + 1));
   for (int64_t i = 0; all && i < nmod; i++) all[i] = i;
@@ -465,15 +465,18 @@ static int write_all(fs_run *R, fs_h5 *h, fs_error *err) {
   FS_TRY(fs_output_pair_extras(R, h, err));
   FS_TRY(write_ragged(R, h, "/pairs/theta", "/pairs/theta_offset", R->plan.npair,
                       R->mine_pair, R->nmine_pair, theta_count, theta_values, err));
-  return fs_output_heads(R, h, err);
+  FS_TRY(fs_output_heads(R, h, err));
+  FS_TRY(fs_output_write_zoo(R, z, h, err));
+  /* Last: readers refuse a file without it (a copy taken while it was written). */
+  return fs_h5_attr_int(h, "/", "complete", 1, err);
 }
 
-int fs_output_write(fs_run *R, fs_error *err) {
+int fs_output_write(fs_run *R, const fs_zoo_stats *z, fs_error *err) {
   double t0 = MPI_Wtime();
   fs_h5 *h = NULL;
   FS_TRY(fs_h5_create(R->comm, R->opts->output, &h, err));
   R->time[FS_STAGE_WRITE] = 0;
-  int rc = write_all(R, h, err);
+  int rc = write_all(R, z, h, err);
   fs_error e2;
   int rc2 = fs_h5_close(h, rc == 0, rc ? &e2 : err);
   R->time[FS_STAGE_WRITE] = MPI_Wtime() - t0;

@@ -15,7 +15,8 @@ packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev
           petsc-dev slepc-dev libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools
           check libjansson-dev libzip-dev protobuf-c-compiler libprotobuf-c-dev libonnx-dev
           libopenblas0-pthread libopenblas-dev
-          python3 python3-numpy python3-h5py valgrind)
+          libplplot-dev plplot-driver-cairo fonts-dejavu-core
+          python3 python3-numpy python3-h5py python3-pandas python3-pil valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,6 +32,8 @@ void fs_analyze_defaults(fs_analyze_opts *o) {
   o->neps = 3;
   o->eps_deg[0] = 1.0, o->eps_deg[1] = 5.0, o->eps_deg[2] = 10.0;
   o->head_threshold = FS_HEADS_THRESHOLD;
+  o->align_ratio = 0.5;
+  o->align_kappa = 0.5;
   o->output = "flagscope.h5";
 }
 
@@ -267,22 +269,21 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
     rc = fs_run_agree_heads(&R, err);
     R.time_heads = MPI_Wtime() - th;
   }
-  /* A failed summary must not cost the output: the tables are written anyway. */
-  fs_model_summary *sum = NULL;
+  /* A failed summary must not cost the output: the tables are written anyway,
+   * /zoo without statistics and /stats empty. */
+  fs_zoo_stats *zs = NULL;
   fs_error es;
   fs_error_clear(&es);
   double t1 = MPI_Wtime();
-  int rc_sum = rc ? 0 : fs_reduce_models(&R, &sum, &es);
+  int rc_sum = rc ? 0 : fs_reduce_models(&R, &zs, &es);
   R.reduce_seconds = MPI_Wtime() - t1;
-  if (!rc) rc = fs_output_write(&R, err);
-  if (!rc && rc_sum) {
-    rc = fs_fail(err, "%s", es.msg);
-  }
+  if (!rc) rc = fs_output_write(&R, zs, err);
+  if (!rc && rc_sum) rc = fs_fail(err, "%s", es.msg);
   t1 = MPI_Wtime();
-  if (!rc) rc = fs_reduce_report(&R, sum, o->summary, nfailed);
+  if (!rc) rc = fs_reduce_report(&R, zs, o->summary, nfailed);
   R.reduce_seconds += MPI_Wtime() - t1;
   if (!rc && o->timing && o->log) fs_run_log_timing(&R);
-  free(sum);
+  fs_zoo_stats_free(zs);
   fs_run_free(&R);
   return rc;
 }

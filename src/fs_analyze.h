@@ -12,7 +12,8 @@
  *   pairs     pair diagnostics on the owner (fs_pair)
  *   heads     attention-head diagnostics of each block on its owner, which
  *             reads the block's Q, K, V, O itself (fs_heads)
- *   reduce    per-model sums to rank 0 for the summary table
+ *   reduce    per-model statistics on rank 0 (the pairs' values gathered
+ *             a chunk of models at a time): /zoo, /stats and the summary table
  *   write     every rank writes its rows of one HDF5 file, collectively
  */
 #ifndef FS_ANALYZE_H
@@ -41,6 +42,8 @@ typedef struct fs_analyze_opts {
   double head_threshold;         /* head pairs with an overlap above it are redundant (SPEC 3.9) */
   int flag_table;                /* 1: dim_eps(i, j) for i, j <= 32 per pair (--flag-table) */
   fs_commutator_mode commutator; /* lowrank (default), exact or both (--commutator) */
+  double align_ratio;            /* subspace-aligned: dim_eps / min(k, j) >= this at the median eps */
+  double align_kappa;            /* basis-aligned: also kappa_rel <= this (SPEC 3.9) */
   const char *output;            /* HDF5 file */
   const char *command_line;      /* recorded as provenance */
   FILE *summary;                 /* rank 0 prints the summary table here; NULL: none */

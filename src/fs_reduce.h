@@ -1,35 +1,86 @@
 /*
- * fs_reduce.h - model-wide statistics of a run, reduced to rank 0.
+ * fs_reduce.h - model-wide statistics of a run (SPEC 3.9), reduced to rank 0.
  *
- * Per model and pair type: the number of pairs and the means of the
- * intersection ratio dim_eps / min(k, j) at every eps and of its random
- * baseline max(0, k + j - d) / min(k, j), of the overlap
- * relative to its random expectation, of kappa and of kappa relative to its
- * random-rotation value, and of balancedness.  Pair
- * owners add their pairs into one array that is summed onto rank 0
- * (MPI_Reduce), so the cost is one message of models x types x fields.
+ * For every model and pair type, and for every per-pair quantity
+ *   ratio (one per eps)   dim_eps / min(k, j), the intersection ratio
+ *   ratio_random          max(0, k + j - d) / min(k, j), its random baseline
+ *   overlap_rel           ||U^T V||_F^2 / (k j / d)
+ *   kappa, kappa_rel      the commutator and its random-rotation-relative form
+ *   balancedness
+ * the count of finite values, mean, min, max, the quantiles 10/25/50/75/90 %
+ * (linear interpolation between order statistics: numpy's default, Hyndman-
+ * Fan type 7) and the depth profile (the mean per block, blocks ascending;
+ * pairs without a block, block -1, are left out of the profile only).
+ * Per model and pair type also: the fraction of pairs that are subspace-aligned
+ * (ratio at the alignment eps >= align_ratio) and, of those, the fraction also
+ * basis-aligned (kappa_rel <= align_kappa).  docs/mathematics.md has the formulas.
+ *
+ * Parallel: every pair owner packs (pair, type, block, values) of its pairs;
+ * the records are gathered to rank 0 (MPI_Gatherv) one chunk of whole models
+ * at a time, so rank 0 holds at most max(FS_REDUCE_CHUNK, largest model's
+ * pairs) records at once.  Rank 0 orders them by pair index before summing, so
+ * the statistics do not depend on the number of ranks (bit for bit).
+ *
+ * Head redundancy per block (SPEC 3.9) is read from the head tables when a run
+ * has them: see the HOOK in fs_reduce.c.
  */
 #ifndef FS_REDUCE_H
 #define FS_REDUCE_H
 
 #include "fs_run.h"
 
-typedef struct fs_model_summary {
-  int npairs[FS_PAIR_NTYPES];
-  double ratio[FS_PAIR_NTYPES][FS_MAX_EPS]; /* mean dim_eps / min(k, j) */
-  double random_ratio[FS_PAIR_NTYPES];      /* mean max(0, k + j - d) / min(k, j) */
-  double overlap_rel[FS_PAIR_NTYPES];       /* mean ||U^T V||_F^2 / (k j / d) */
-  double kappa[FS_PAIR_NTYPES];
-  double kappa_rel[FS_PAIR_NTYPES];         /* mean kappa / kappa_random */
-  double balancedness[FS_PAIR_NTYPES];
-} fs_model_summary;
+#define FS_NQUANT 5 /* 10, 25, 50, 75, 90 % */
+#define FS_REDUCE_CHUNK (1 << 18)
 
-/* Collective.  On rank 0 *out receives one summary per model (caller frees);
- * on the other ranks *out is NULL. */
-int fs_reduce_models(const fs_run *R, fs_model_summary **out, fs_error *err);
+extern const double fs_quantile_levels[FS_NQUANT];
+
+typedef enum { FS_ST_RANDOM, FS_ST_OVERLAP, FS_ST_KAPPA, FS_ST_KREL, FS_ST_BAL, FS_ST_RATIO0 } fs_stat_index;
+
+typedef struct fs_stat_summary {
+  int64_t count;          /* finite values */
+  double mean, min, max;  /* NaN when count is 0 */
+  double q[FS_NQUANT];
+  int nblocks;            /* depth profile: mean of the values of each block */
+  int64_t *block;
+  double *profile;
+} fs_stat_summary;
+
+typedef struct fs_type_summary {
+  int64_t npairs;               /* pairs computed (failed ones are not counted) */
+  int64_t n_subspace, n_basis;  /* subspace-aligned; of those, also basis-aligned */
+  fs_stat_summary *stat;        /* nstat entries, NULL when npairs is 0 */
+} fs_type_summary;
+
+typedef struct fs_zoo_stats {
+  int nmodels, neps, nstat;     /* nstat = FS_ST_RATIO0 + neps */
+  int align_eps;                /* index of the eps the alignment fractions use */
+  double align_ratio, align_kappa;
+  fs_type_summary (*model)[FS_PAIR_NTYPES];
+} fs_zoo_stats;
+
+/* Name of statistic s ("ratio" for every eps). */
+const char *fs_stat_name(int s);
+
+/* The eps index the alignment uses: the median of the eps values given. */
+int fs_align_eps_index(const double *eps, int neps);
+
+/* Quantile p in [0, 1] of n >= 1 sorted values (linear interpolation). */
+double fs_quantile_sorted(const double *x, int64_t n, double p);
+
+/* Collective.  On rank 0 *out receives the statistics (fs_zoo_stats_free);
+ * on the other ranks *out is NULL.  Fails on every rank or on none. */
+int fs_reduce_models(const fs_run *R, fs_zoo_stats **out, fs_error *err);
+void fs_zoo_stats_free(fs_zoo_stats *z);
+
+/* Fraction helpers shared by the table writers: NaN when undefined. */
+double fs_zoo_frac_subspace(const fs_type_summary *t);
+double fs_zoo_frac_basis(const fs_type_summary *t);
+
+/* The file name, with its folder when the name is Hugging Face's generic
+ * "model*.safetensors" (the folder names the model there). */
+const char *fs_display_name(const char *path);
 
 /* Rank 0: print the summary table.  Every rank: *nfailed = models not "ok". */
-int fs_reduce_report(const fs_run *R, const fs_model_summary *sum, FILE *f,
-                     int *nfailed);
+int fs_reduce_report(const fs_run *R, const fs_zoo_stats *z, FILE *f, int *nfailed);
 
 #endif
