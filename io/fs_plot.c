@@ -93,7 +93,7 @@ static void next_panel(double right) {
   panel++;
   double top = 0.93, w = 1.0 / grid_cols, h = top / grid_rows;
   double x0 = c * w, y1 = top - r * h;
-  plvpor(x0 + 0.17 * w, x0 + w * (1 - 0.03 - right), y1 - h + 0.16 * h, y1 - 0.12 * h);
+  plvpor(x0 + 0.012 + 0.17 * w, x0 + w * (1 - 0.03 - right), y1 - h + 0.16 * h, y1 - 0.12 * h);
 }
 
 /* x ticks: every integer over a short integer range (blocks), else PLplot's choice. */
@@ -242,7 +242,7 @@ static void colour_scale(double zlo, double zhi) {
 
 void fs_plot_heatmap(const char *title, const char *xlabel, const char *ylabel,
                      const double *z, int nrows, int ncols, double zlo, double zhi) {
-  next_panel(0.18);
+  next_panel(0.2);
   plschr(0, CH_TEXT);
   plwind(-0.5, ncols - 0.5, nrows - 0.5, -0.5); /* row 0 at the top */
   for (int i = 0; i < nrows; i++)
@@ -252,15 +252,17 @@ void fs_plot_heatmap(const char *title, const char *xlabel, const char *ylabel,
       rect(j - 0.5, j + 0.5, i - 0.5, i + 0.5);
       if (nrows <= 12 && ncols <= 12 && isfinite(v)) {
         char buf[16];
-        snprintf(buf, sizeof buf, "%.2f", v);
+        snprintf(buf, sizeof buf, "%.2f", v); /* ".90": narrow cells hold three characters */
+        if (buf[0] == '0' && buf[1] == '.') memmove(buf, buf + 1, strlen(buf));
+        if (!strcmp(buf, "1.00")) snprintf(buf, sizeof buf, "1");
         plcol0(t > 0.55 ? C_BG : C_FG);
-        plschr(0, nrows <= 8 ? CH_SMALL : CH_SMALL * 0.75);
+        plschr(0, nrows <= 4 ? CH_SMALL : nrows <= 8 ? 0.45 : 0.34);
         plptex(j, i + 0.15, 1, 0, 0.5, buf);
         plschr(0, CH_TEXT);
       }
     }
   plcol0(C_FG);
-  plbox("bcnsti", 1, 0, "bcnstiv", 1, 0);
+  plbox("bcnt", 1, 0, "bcntv", 1, 0);
   pllab(xlabel, ylabel, "");
   panel_title(title);
   colour_scale(zlo, zhi);

@@ -103,7 +103,7 @@ static int heads_figure(const fs_report_data *d, int64_t m, int64_t block, const
   int ncols = n < 4 ? n : 4, nrows = (n + 3) / 4;
   snprintf(title, sizeof title, "%s, block %lld: head overlaps ||Q_h^T Q_h'||_F^2 / d_h (Q, K, V, O) "
            "and OV write -> next block's reads", name, (long long)block);
-  FS_TRY(fs_plot_open(path, 460 * ncols, 440 * nrows + 40, ncols, nrows, title, err));
+  FS_TRY(fs_plot_open(path, 520 * ncols, 440 * nrows + 40, ncols, nrows, title, err));
   for (int k = 0; k < n; k++) {
     int64_t nr = (int64_t)fs_col_num(fs_table_col(h, "nrows"), rows[k]);
     int64_t nc = (int64_t)fs_col_num(fs_table_col(h, "ncols"), rows[k]);

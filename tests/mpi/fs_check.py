@@ -470,6 +470,8 @@ def flatten(f):
 def check_same(paths):
     ref = h5py.File(paths[0], "r")
     rd = flatten(ref)
+    for table in ("zoo/path", "stats/median", "stats/profile_value"):  # the statistics are compared too
+        assert table in rd, "%s has no %s" % (paths[0], table)
     for other in paths[1:]:
         g = h5py.File(other, "r")
         od = flatten(g)
@@ -559,13 +561,25 @@ def check_convert(converted, original, dtype, mapping):
     print("converted %s: %d tensors equal to %s (%s)" % (converted, count, original, dtype))
 
 
+PAIR_TYPES = ("chain", "mlp", "ov", "residual", "block", "classifier")
+
+
+def type_pattern(column):
+    """/zoo's per-type columns are documented once as <type>_...: mlp_kappa_mean -> <type>_kappa_mean."""
+    for t in PAIR_TYPES:
+        if column.startswith(t + "_"):
+            return "<type>_" + column[len(t) + 1:]
+    return column
+
+
 def check_schema(path, doc):
     """Every dataset and root attribute of the file is documented in doc."""
     text = open(doc).read()
     f = h5py.File(path, "r")
     missing = [k for k in f.attrs if "`%s`" % k not in text]
-    for g in ("models", "matrices", "pairs", "heads", "head_overlaps"):
-        missing += ["%s/%s" % (g, k) for k in f[g] if "`%s`" % k not in text
+    for g in ("models", "matrices", "pairs", "heads", "head_overlaps", "zoo", "stats"):
+        missing += ["%s/%s" % (g, k) for k in f[g]
+                    if "`%s`" % (type_pattern(k) if g == "zoo" else k) not in text
                     and not k.startswith(("dim_eps", "profile_dim_eps", "flag_dim_eps"))]
     if "trajectory" in f:  # flagscope trajectory's group: its attributes and tables
         t = f["trajectory"]
