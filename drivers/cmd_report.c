@@ -4,6 +4,7 @@
  * (io/fs_report.c).  Serial; needs no MPI.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ int cmd_ensure_dir(const char *dir) {
 }
 
 int cmd_report(int argc, char **argv) {
-  fs_report_opts o = {NULL, NULL, 0.5, stdout};
+  fs_report_opts o = {NULL, NULL, NAN, stdout}; /* threshold: the file's head_threshold */
   const char *file = NULL;
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;

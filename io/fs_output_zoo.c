@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "fs_h5out.h"
+#include "fs_heads.h"
 #include "fs_output.h"
 #include "fs_reduce.h"
 
@@ -153,6 +154,48 @@ static int write_zoo(const fs_run *R, const fs_zoo_stats *z, fs_h5 *h, fs_error 
   return 0;
 }
 
+/* Head redundancy per model: head_blocks, then head_<kind>_overlap (mean over
+ * blocks of mean_offdiag) and head_<kind>_redundant (sum of n_redundant). */
+static void head_kind_name(int k, char *buf, size_t n) {
+  size_t o = 0;
+  for (const char *c = fs_head_kind_name(k); *c && o + 2 < n; c++) {
+    if (*c == '>') buf[o++] = '_';
+    else buf[o++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+  }
+  buf[o] = '\0';
+}
+
+static int write_zoo_heads(const fs_run *R, const fs_zoo_stats *z, fs_h5 *h, fs_error *err) {
+  int64_t n = R->plan.nmodels;
+  int mine = R->rank == 0;
+  for (int k = -1; k < FS_HEAD_NKINDS; k++)
+    for (int what = 0; what < (k < 0 ? 1 : 2); what++) {
+      zcol c = {.type = k >= 0 && what == 0 ? FS_H5_DOUBLE : FS_H5_INT64};
+      char kn[16];
+      if (k >= 0) head_kind_name(k, kn, sizeof kn);
+      if (k < 0) {
+        snprintf(c.name, sizeof c.name, "head_blocks");
+        snprintf(c.description, sizeof c.description, "attention-head blocks computed");
+      } else {
+        snprintf(c.name, sizeof c.name, "head_%s_%s", kn, what ? "redundant" : "overlap");
+        snprintf(c.description, sizeof c.description, what
+                 ? "%s overlaps: head pairs above head_threshold, summed over the blocks"
+                 : "%s overlaps: mean over the blocks of mean_offdiag (NaN if none)",
+                 fs_head_kind_name(k));
+      }
+      double *buf = calloc((size_t)n + 1, 8);
+      for (int64_t m = 0; buf && mine && m < n; m++) {
+        const fs_head_summary *hs = z ? &z->heads[m] : NULL;
+        if (c.type == FS_H5_DOUBLE) buf[m] = hs && hs->n[k] ? hs->overlap[k] / hs->n[k] : NAN;
+        else ((int64_t *)buf)[m] = !hs ? 0 : k < 0 ? hs->blocks : hs->redundant[k];
+      }
+      int rc = write_col(h, "/zoo", &c, n, mine, buf, err);
+      free(buf);
+      FS_TRY(rc);
+    }
+  return 0;
+}
+
 /* ---- /stats ------------------------------------------------------------------- */
 
 /* Rows (model, type, statistic) of every type with pairs, in that order; the
@@ -264,5 +307,6 @@ int fs_output_write_zoo(const fs_run *R, const fs_zoo_stats *z, fs_h5 *h, fs_err
   double ae = R->opts->eps_deg[fs_align_eps_index(R->opts->eps_deg, R->opts->neps)];
   FS_TRY(fs_h5_attr_doubles(h, "/", "align_eps_degrees", &ae, 1, err));
   FS_TRY(write_zoo(R, z, h, err));
+  FS_TRY(write_zoo_heads(R, z, h, err));
   return write_stats(R, z, h, err);
 }

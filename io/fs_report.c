@@ -286,9 +286,12 @@ static const char *const zoo_first[] = {"name", "family", "format", "status", "r
 static const char *const stats_first[] = {"model", "type", "statistic", "eps_degrees", "count",
                                           "mean", "min", "q10", "q25", "median", "q75", "q90", "max"};
 
-int fs_report(const char *path, const fs_report_opts *o, fs_error *err) {
+int fs_report(const char *path, const fs_report_opts *opts, fs_error *err) {
   fs_report_data d;
   FS_TRY(fs_report_load(path, 1, &d, err));
+  fs_report_opts copy = *opts, *o = &copy;
+  if (isnan(o->head_threshold)) o->head_threshold = attr1(d.r, "head_threshold");
+  if (isnan(o->head_threshold)) o->head_threshold = 0.5;
   fs_table_order(&d.zoo, zoo_first, (int)(sizeof zoo_first / sizeof *zoo_first));
   fs_table_order(&d.stats, stats_first, (int)(sizeof stats_first / sizeof *stats_first));
   if (o->out) {

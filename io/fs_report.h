@@ -25,7 +25,8 @@
 typedef struct fs_report_opts {
   const char *csv_dir;   /* NULL: no CSV */
   const char *plot_dir;  /* NULL: no figures */
-  double head_threshold; /* head pairs counted as redundant above this overlap */
+  double head_threshold; /* head pairs counted as redundant above this overlap;
+                            NaN: the file's head_threshold attribute (else 0.5) */
   FILE *out;             /* the tables */
 } fs_report_opts;
 

@@ -74,14 +74,30 @@ static int64_t first_pair(const fs_plan *P, int m) {
   return m < P->nmodels ? P->models[m].pair0 : P->npair;
 }
 
-/* Gather the records of pairs [p0, p1) to rank 0, into slot p - p0 of recs
- * (rank 0; NaN pair index where a pair failed).  Collective. */
-static int gather_chunk(const fs_run *R, int64_t p0, int64_t p1, int reclen, double *recs,
-                        fs_error *err) {
+/* What a gather collects: this rank's items (ascending global indices), which
+ * are done (agreed), and how one is packed into reclen doubles (its global
+ * index first). */
+typedef struct gather_spec {
+  const int64_t *mine;
+  int64_t nmine;
+  const int *done;
+  int reclen;
+  void (*pack)(const fs_run *R, int64_t item, int reclen, double *rec);
+} gather_spec;
+
+static void pack_pair_rec(const fs_run *R, int64_t p, int reclen, double *rec) {
+  pack_pair(R, p, reclen - REC_V0, rec);
+}
+
+/* Gather the records of the done items [p0, p1) to rank 0, into slot
+ * i - p0 of recs (rank 0; NaN index where an item failed).  Collective. */
+static int gather_chunk(const fs_run *R, const gather_spec *g, int64_t p0, int64_t p1,
+                        double *recs, fs_error *err) {
   int64_t nl = 0;
-  for (int64_t i = 0; i < R->nmine_pair; i++) {
-    int64_t p = R->mine_pair[i];
-    nl += p >= p0 && p < p1 && R->pdone[p];
+  int reclen = g->reclen;
+  for (int64_t i = 0; i < g->nmine; i++) {
+    int64_t p = g->mine[i];
+    nl += p >= p0 && p < p1 && g->done[p];
   }
   double *mine = malloc(sizeof *mine * (size_t)(nl * reclen + 1));
   int *counts = R->rank == 0 ? calloc((size_t)R->size, sizeof *counts) : NULL;
@@ -89,13 +105,13 @@ static int gather_chunk(const fs_run *R, int64_t p0, int64_t p1, int reclen, dou
   double *buf = R->rank == 0 ? malloc(sizeof *buf * (size_t)((p1 - p0) * reclen + 1)) : NULL;
   int ok = mine && (R->rank || (counts && displs && buf)), all;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
-  int rc = all ? 0 : fs_fail(err, "out of memory gathering the statistics of %lld pairs",
+  int rc = all ? 0 : fs_fail(err, "out of memory gathering the statistics of %lld items",
                              (long long)(p1 - p0));
   if (!rc) {
     int64_t o = 0;
-    for (int64_t i = 0; i < R->nmine_pair; i++) {
-      int64_t p = R->mine_pair[i];
-      if (p >= p0 && p < p1 && R->pdone[p]) pack_pair(R, p, reclen - REC_V0, mine + reclen * o++);
+    for (int64_t i = 0; i < g->nmine; i++) {
+      int64_t p = g->mine[i];
+      if (p >= p0 && p < p1 && g->done[p]) g->pack(R, p, reclen, mine + reclen * o++);
     }
     int n = (int)(nl * reclen);
     MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, R->comm);
@@ -104,13 +120,69 @@ static int gather_chunk(const fs_run *R, int64_t p0, int64_t p1, int reclen, dou
   }
   if (!rc && R->rank == 0) {
     int64_t total = (displs[R->size - 1] + counts[R->size - 1]) / reclen;
-    for (int64_t i = 0; i < (p1 - p0) * reclen; i += reclen) recs[i + REC_PAIR] = NAN;
+    for (int64_t i = 0; i < (p1 - p0) * reclen; i += reclen) recs[i] = NAN;
     for (int64_t i = 0; i < total; i++) {
-      int64_t p = (int64_t)buf[i * reclen + REC_PAIR];
+      int64_t p = (int64_t)buf[i * reclen];
       memcpy(recs + (p - p0) * reclen, buf + i * reclen, sizeof *buf * (size_t)reclen);
     }
   }
   free(mine), free(counts), free(displs), free(buf);
+  return rc;
+}
+
+/* ---- head redundancy per model (SPEC 3.9, from the heads stage) --------------- */
+
+/* A head record: item, then per kind (valid, mean_offdiag, n_redundant). */
+#define HREC (1 + 3 * FS_HEAD_NKINDS)
+
+static void pack_head(const fs_run *R, int64_t item, int reclen, double *rec) {
+  (void)reclen;
+  const fs_heads_result *h = &R->hres[item];
+  rec[0] = (double)item;
+  for (int k = 0; k < FS_HEAD_NKINDS; k++) {
+    int valid = k < FS_HEAD_OV_Q || h->composed;
+    rec[1 + 3 * k] = valid;
+    rec[2 + 3 * k] = valid ? h->kind[k].mean_offdiag : NAN;
+    rec[3 + 3 * k] = valid ? (double)h->kind[k].n_redundant : 0;
+  }
+}
+
+/* Head items of models [m0, m1): contiguous, the plan lists them by model. */
+static void head_range(const fs_plan *P, int m0, int m1, int64_t *h0, int64_t *h1) {
+  *h0 = 0;
+  while (*h0 < P->nheads && P->heads[*h0].model < m0) (*h0)++;
+  *h1 = *h0;
+  while (*h1 < P->nheads && P->heads[*h1].model < m1) (*h1)++;
+}
+
+/* Rank 0: per model and kind the mean over its blocks of mean_offdiag (finite
+ * ones) and the sum of n_redundant, in item order. */
+static void summarise_heads(const fs_run *R, fs_zoo_stats *z, const double *recs, int64_t h0,
+                            int64_t h1) {
+  for (int64_t i = h0; i < h1; i++) {
+    const double *r = recs + (i - h0) * HREC;
+    if (isnan(r[0])) continue;
+    fs_head_summary *hs = &z->heads[R->plan.heads[i].model];
+    hs->blocks++;
+    for (int k = 0; k < FS_HEAD_NKINDS; k++) {
+      if (!r[1 + 3 * k]) continue;
+      hs->redundant[k] += (int64_t)r[3 + 3 * k];
+      if (isfinite(r[2 + 3 * k])) hs->overlap[k] += r[2 + 3 * k], hs->n[k]++;
+    }
+  }
+}
+
+static int reduce_heads(const fs_run *R, fs_zoo_stats *z, int m0, int m1, fs_error *err) {
+  int64_t h0, h1;
+  head_range(&R->plan, m0, m1, &h0, &h1);
+  double *recs = R->rank == 0 ? malloc(sizeof *recs * (size_t)((h1 - h0) * HREC + 1)) : NULL;
+  int ok = R->rank || recs, all;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
+  gather_spec g = {R->mine_heads, R->nmine_heads, R->hdone, HREC, pack_head};
+  int rc = all ? gather_chunk(R, &g, h0, h1, recs, err)
+               : fs_fail(err, "out of memory for the head statistics of %lld blocks", (long long)(h1 - h0));
+  if (!rc && R->rank == 0) summarise_heads(R, z, recs, h0, h1);
+  free(recs);
   return rc;
 }
 
@@ -198,7 +270,8 @@ static fs_zoo_stats *zoo_create(const fs_run *R) {
   z->align_eps = fs_align_eps_index(R->opts->eps_deg, R->opts->neps);
   z->align_ratio = R->opts->align_ratio, z->align_kappa = R->opts->align_kappa;
   z->model = calloc((size_t)z->nmodels + 1, sizeof *z->model);
-  if (!z->model) free(z), z = NULL;
+  z->heads = calloc((size_t)z->nmodels + 1, sizeof *z->heads);
+  if (!z->model || !z->heads) free(z->model), free(z->heads), free(z), z = NULL;
   return z;
 }
 
@@ -211,6 +284,7 @@ void fs_zoo_stats_free(fs_zoo_stats *z) {
       free(ts->stat);
     }
   free(z->model);
+  free(z->heads);
   free(z);
 }
 
@@ -235,8 +309,10 @@ static int reduce_chunk(const fs_run *R, fs_zoo_stats *z, int m0, int m1, fs_err
   }
   int ok = R->rank || (recs && work && bwork), all;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
-  int rc = all ? gather_chunk(R, p0, p1, reclen, recs, err)
+  gather_spec g = {R->mine_pair, R->nmine_pair, R->pdone, reclen, pack_pair_rec};
+  int rc = all ? gather_chunk(R, &g, p0, p1, recs, err)
                : fs_fail(err, "out of memory for the statistics of %lld pairs", (long long)n);
+  if (!rc) rc = reduce_heads(R, z, m0, m1, err);
   for (int m = m0; !rc && R->rank == 0 && m < m1; m++) {
     int64_t a = R->plan.models[m].pair0 - p0, b = first_pair(&R->plan, m + 1) - p0;
     if (R->plan.models[m].ok && summarise_model(z, m, recs + a * reclen, b - a, reclen, work, bwork))
@@ -268,10 +344,6 @@ int fs_reduce_models(const fs_run *R, fs_zoo_stats **out, fs_error *err) {
     }
     m0 = m1;
   }
-  /* HOOK (head redundancy per block, SPEC 3.9): when the run holds head
-   * overlap tables, the mean off-diagonal overlap and the number of head pairs
-   * above a threshold per block are reduced here into z.  `flagscope report`
-   * computes them from /head_overlaps meanwhile (io/fs_report.c). */
   *out = z;
   return 0;
 }

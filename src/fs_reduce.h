@@ -21,8 +21,9 @@
  * pairs) records at once.  Rank 0 orders them by pair index before summing, so
  * the statistics do not depend on the number of ranks (bit for bit).
  *
- * Head redundancy per block (SPEC 3.9) is read from the head tables when a run
- * has them: see the HOOK in fs_reduce.c.
+ * Head redundancy (SPEC 3.9): per model and overlap kind, the mean over its
+ * blocks of the mean off-diagonal overlap and the sum of the redundant head
+ * pairs (fs_heads computes both per block), gathered the same way.
  */
 #ifndef FS_REDUCE_H
 #define FS_REDUCE_H
@@ -51,11 +52,22 @@ typedef struct fs_type_summary {
   fs_stat_summary *stat;        /* nstat entries, NULL when npairs is 0 */
 } fs_type_summary;
 
+/* Head redundancy of a model (SPEC 3.9) from its blocks' overlap matrices
+ * (fs_heads): per kind the sum over blocks of mean_offdiag (n[k] finite ones)
+ * and of n_redundant. */
+typedef struct fs_head_summary {
+  int blocks;                         /* head blocks computed */
+  int n[FS_HEAD_NKINDS];
+  double overlap[FS_HEAD_NKINDS];     /* sum; the mean is overlap / n */
+  int64_t redundant[FS_HEAD_NKINDS];
+} fs_head_summary;
+
 typedef struct fs_zoo_stats {
   int nmodels, neps, nstat;     /* nstat = FS_ST_RATIO0 + neps */
   int align_eps;                /* index of the eps the alignment fractions use */
   double align_ratio, align_kappa;
   fs_type_summary (*model)[FS_PAIR_NTYPES];
+  fs_head_summary *heads;       /* per model */
 } fs_zoo_stats;
 
 /* Name of statistic s ("ratio" for every eps). */

@@ -569,6 +569,9 @@ def type_pattern(column):
     for t in PAIR_TYPES:
         if column.startswith(t + "_"):
             return "<type>_" + column[len(t) + 1:]
+    for end in ("_overlap", "_redundant"):  # head_q_overlap -> head_<kind>_overlap
+        if column.startswith("head_") and column.endswith(end):
+            return "head_<kind>" + end
     return column
 
 

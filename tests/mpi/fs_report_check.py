@@ -17,8 +17,9 @@
         matrices, unless IN.h5 has one already
   fs_report_check.py heads OUT.h5 DIR
         head_redundancy.csv against numpy; a heat-map PNG per (model, block)
-  fs_report_check.py tamper IN.h5 OUT.h5 version|incomplete
-        a copy with schema_version 2, or without the attribute `complete`
+  fs_report_check.py tamper IN.h5 OUT.h5 version|incomplete|noheads
+        a copy with schema_version 2, without the attribute `complete`, or
+        without /head_overlaps
 
 Nothing here shares code with flagscope.
 """
@@ -114,6 +115,7 @@ def check_stats(path, analyze_stdout=None):
             assert close(float(a), b), (i, "profile")
             worst = max(worst, abs(a - b))
     check_zoo(f, want)
+    check_zoo_heads(f)
     check_pandas(f)
     if analyze_stdout:
         check_printed_means(f, want, analyze_stdout)
@@ -148,6 +150,43 @@ def check_zoo(f, want):
                 assert close(float(z["%s_%s" % (t, c)][m]), float(v)), (m, t, c)
     params = z["parameters"][()]
     assert all(int(p) > 0 for p, st in zip(params, z["status"][()]) if s(st) == "ok")
+
+
+def check_zoo_heads(f):
+    """head_<kind>_overlap / _redundant of /zoo from /head_overlaps, with
+    mean_offdiag itself recomputed from each overlap matrix."""
+    z, o = f["zoo"], f.get("head_overlaps")
+    if o is None:
+        return
+    th = float(f.attrs["head_threshold"][0])
+    ov, checked = o["overlap"][()], 0
+    for m in range(len(z["path"])):
+        rows = [i for i in range(len(o["model"])) if o["model"][i] == m and s(o["status"][i]) == "ok"]
+        assert int(z["head_blocks"][m]) == len({int(o["block"][i]) for i in rows if ">" not in s(o["kind"][i])})
+        for k in KINDS:
+            means, red = [], 0
+            for i in rows:
+                if s(o["kind"][i]) != k:
+                    continue
+                nr, nc, off = int(o["nrows"][i]), int(o["ncols"][i]), int(o["offset"][i])
+                a = ov[off:off + nr * nc].reshape(nr, nc)
+                if ">" in k:
+                    mean, above = a.mean(), int((a > th).sum())
+                else:
+                    iu = np.triu_indices(nr, 1)
+                    mean = a[iu].mean() if nr > 1 else np.nan
+                    above = int((a[iu] > th).sum())
+                assert close(float(o["mean_offdiag"][i]), float(mean), 1e-12, 1e-15), (m, k, i)
+                assert int(o["n_redundant"][i]) == above, (m, k, i)
+                if np.isfinite(mean):
+                    means.append(mean)
+                red += above
+            col = "head_%s_" % k.lower().replace(">", "_")
+            want = float(np.mean(means)) if means else np.nan
+            assert close(float(z[col + "overlap"][m]), want, 1e-12, 1e-15), (m, k)
+            assert int(z[col + "redundant"][m]) == red, (m, k)
+            checked += 1
+    print("zoo heads: %d (model, kind) head-redundancy values equal numpy's" % checked)
 
 
 def check_pandas(f):
@@ -273,7 +312,7 @@ def check_printed_medians(f, stdout):
     model with its status (a failed one with its reason)."""
     z = f["zoo"]
     names = [s(x) for x in z["name"][()]]
-    text = open(stdout).read()
+    text = open(stdout).read().split("\nhead redundancy")[0]  # the zoo table
     model, checked = None, 0
     for line in text.splitlines():
         for i, n in enumerate(names):
@@ -402,7 +441,9 @@ def check_heads(path, d, threshold=0.5):
 def tamper(src, dst, how):
     shutil.copyfile(src, dst)
     f = h5py.File(dst, "r+")
-    if how == "version":
+    if how == "noheads":
+        del f["head_overlaps"]
+    elif how == "version":
         del f.attrs["schema_version"]
         f.attrs.create("schema_version", 2, dtype=np.int64)
     else:

@@ -29,10 +29,16 @@ mkdir -p "$w/rep"
 "$fs" report "$w/zoo.h5" --csv "$w/rep/csv" --plots "$w/rep/plots" > "$w/rep/stdout.txt" 2> "$w/err" ||
   fail "report exited $?"
 grep -q "truncated.gguf .*failed" "$w/rep/stdout.txt" || fail "the report does not show the failed model"
-grep -q "no /head_overlaps" "$w/rep/stdout.txt" || fail "the report does not say the heads are absent"
 $check report "$w/zoo.h5" "$w/rep" || fail "report outputs"
 
-# head-overlap heat maps and head redundancy, from a /head_overlaps group
+# without /head_overlaps: said, and no heat maps
+$check tamper "$w/zoo.h5" "$w/noheads.h5" noheads || fail "tamper noheads"
+"$fs" report "$w/noheads.h5" --plots "$w/noheads" > "$w/out" 2> "$w/err" || fail "report without heads exited $?"
+grep -q "no /head_overlaps" "$w/out" || fail "the report does not say the heads are absent"
+[ -z "$(ls "$w/noheads" | grep heads_)" ] || fail "heat maps without /head_overlaps"
+
+# head-overlap heat maps and head redundancy, from /head_overlaps (the run's,
+# or known matrices added by h5py when the run has none)
 $check add-heads "$w/zoo.h5" "$w/heads.h5" || fail "add-heads"
 mkdir -p "$w/reph"
 "$fs" report "$w/heads.h5" --csv "$w/reph/csv" --plots "$w/reph/plots" > "$w/reph/stdout.txt" 2> "$w/err" ||
