@@ -11,6 +11,7 @@
 #include "fs_analyze.h"
 #include "fs_cmd.h"
 #include "fs_petsc.h"
+#include "fs_plan.h"
 
 /* ---- argument lists ----------------------------------------------------------- */
 
@@ -73,6 +74,20 @@ static int parse_eps(const char *s, fs_analyze_opts *o) {
   return o->neps ? 0 : FS_ERR;
 }
 
+/* Bytes with an optional K, M or G (powers of 1024); -1 if malformed. */
+static double parse_bytes(const char *s) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || errno || !(v > 0)) return -1;
+  double mult = 1;
+  if (*end == 'K' || *end == 'k') mult = 1024.0, end++;
+  else if (*end == 'M' || *end == 'm') mult = 1024.0 * 1024, end++;
+  else if (*end == 'G' || *end == 'g') mult = 1024.0 * 1024 * 1024, end++;
+  if (*end == 'B' || *end == 'b') end++;
+  return *end ? -1 : v * mult;
+}
+
 /* ---- analyze ------------------------------------------------------------------ */
 
 typedef struct analyze_args {
@@ -92,7 +107,7 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
         !strcmp(s, "--k") || !strcmp(s, "--eps") || !strcmp(s, "--tau") ||
         !strcmp(s, "--energy") || !strcmp(s, "--rank-tol") || !strcmp(s, "--head-threshold") ||
         !strcmp(s, "--commutator") || !strcmp(s, "--solver") || !strcmp(s, "--align-ratio") ||
-        !strcmp(s, "--align-kappa")) {
+        !strcmp(s, "--align-kappa") || !strcmp(s, "--mem-per-rank") || !strcmp(s, "--schedule")) {
       if (!val) return usage_error("option %s needs a value", s);
       i++;
       if (s[1] == 'o' || !strcmp(s, "--output")) a->opts.output = val;
@@ -100,6 +115,12 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
       else if (!strcmp(s, "--solver")) {
         if (fs_solver_parse(val, &a->opts.solver))
           return usage_error("--solver wants auto, slepc or rsvd, not '%s'", val);
+      } else if (!strcmp(s, "--mem-per-rank")) {
+        if ((a->opts.mem_per_rank = parse_bytes(val)) < 0)
+          return usage_error("--mem-per-rank wants a positive byte count (suffix K, M or G), not '%s'", val);
+      } else if (!strcmp(s, "--schedule")) {
+        if ((a->opts.schedule = fs_schedule_parse(val)) < 0)
+          return usage_error("--schedule wants lpt, dynamic or auto, not '%s'", val);
       } else if (!strcmp(s, "--commutator")) {
         if (fs_commutator_mode_parse(val, &a->opts.commutator))
           return usage_error("--commutator wants lowrank, exact or both, not '%s'", val);

@@ -94,6 +94,8 @@ static void m_solver(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_
 static void m_its(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->spec[i].its); }
 static void m_seconds(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(R->seconds[i]); }
 static void m_rank(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->plan.mat[i].owner); }
+static void m_nranks(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->plan.mat[i].nranks); }
+static void m_cost(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(R->plan.mat[i].cost); }
 static void m_status(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_S("%s", OK(R, i) ? "ok" : "failed"); }
 static void m_error(const fs_run *R, int64_t i, void *dst, size_t width) {
   PUT_S("%s", R->mat_error[i] ? R->mat_error[i] : "");
@@ -163,7 +165,11 @@ static const column matrix_columns[] = {
     {"solver", FS_H5_STRING, 16, m_solver, "SLEPc SVD type used"},
     {"iterations", FS_H5_INT64, 0, m_its, "solver iterations"},
     {"seconds", FS_H5_DOUBLE, 0, m_seconds, "wall time of read + SVD (timing, not a result)"},
-    {"rank", FS_H5_INT64, 0, m_rank, "MPI rank that computed it (not a result)"},
+    {"rank", FS_H5_INT64, 0, m_rank, "MPI rank that computed it, the group's first with nranks > 1 (not a result)"},
+    {"nranks", FS_H5_INT64, 0, m_nranks,
+     "ranks that computed its SVD together: 1, or a group over --mem-per-rank (not a result)"},
+    {"cost", FS_H5_DOUBLE, 0, m_cost,
+     "the scheduler's cost estimate rows cols (k + 1) + 0.25 bytes read (not a result)"},
     {"status", FS_H5_STRING, 8, m_status, "ok or failed"},
     {"error", FS_H5_STRING, 256, m_error, "reason of a failure"},
 };
@@ -440,6 +446,10 @@ static int write_provenance(fs_run *R, fs_h5 *h, fs_error *err) {
   FS_TRY(fs_h5_attr_int(h, "/", "full_spectrum", R->opts->full_spectrum, err));
   FS_TRY(fs_h5_attr_doubles(h, "/", "eps_degrees", R->opts->eps_deg, R->opts->neps, err));
   FS_TRY(fs_output_solver_settings(R, h, err));
+  FS_TRY(fs_h5_attr_string(h, "/", "schedule", fs_schedule_name(R->plan.schedule), err));
+  FS_TRY(fs_h5_attr_doubles(h, "/", "mem_per_rank", &R->plan.mem_per_rank, 1, err));
+  FS_TRY(fs_h5_attr_doubles(h, "/", "busy_seconds", R->busy_all, R->size, err));
+  FS_TRY(fs_h5_attr_doubles(h, "/", "load_estimated", R->plan.load, R->size, err));
   double t[FS_NSTAGES];
   MPI_Allreduce(R->time, t, FS_NSTAGES, MPI_DOUBLE, MPI_MAX, R->comm);
   return fs_h5_attr_doubles(h, "/", "seconds_plan_spectra_pairs_write", t, FS_NSTAGES, err);

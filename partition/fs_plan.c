@@ -1,11 +1,44 @@
-/* fs_plan.c - work list and rank assignment (see fs_plan.h). */
+/*
+ * fs_plan.c - work list, cost model, memory budget and rank assignment (see
+ * fs_plan.h).  Method: Graham's list scheduling, longest processing time
+ * first (R. L. Graham, "Bounds on multiprocessing timing anomalies", SIAM J.
+ * Appl. Math. 17 (1969) 416-429), extended to items that occupy a window of
+ * consecutive ranks (rigid parallel tasks, placed first, largest first).
+ */
 #include "fs_plan.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs_fault.h"
+
+const char *fs_schedule_name(fs_schedule s) {
+  return s == FS_SCHED_LPT ? "lpt" : s == FS_SCHED_DYNAMIC ? "dynamic" : "auto";
+}
+
+int fs_schedule_parse(const char *s) {
+  if (!strcmp(s, "lpt")) return FS_SCHED_LPT;
+  if (!strcmp(s, "dynamic")) return FS_SCHED_DYNAMIC;
+  if (!strcmp(s, "auto")) return FS_SCHED_AUTO;
+  return -1;
+}
+
+double fs_plan_mem_estimate(int64_t rows, int64_t cols, int k, int g) {
+  double m = (double)rows, n = (double)cols, ncv = 2.0 * k > k + 15.0 ? 2.0 * k : k + 15.0;
+  if (ncv > (m < n ? m : n)) ncv = m < n ? m : n;
+  if (g <= 1) return 8.0 * (m * n + (m + n) * (ncv + 2) + (m + n) * (k + 1));
+  double block = ceil(m / g), chunk = block < FS_LOAD_CHUNK ? block : FS_LOAD_CHUNK;
+  return 8.0 * (block * n + (m + n) * (ncv + 2) / g + chunk * n + (m + n) * (k + 1));
+}
+
+int fs_plan_group_size(int64_t rows, int64_t cols, int k, double budget, int nranks) {
+  if (budget <= 0 || nranks <= 1) return 1;
+  for (int g = 1; g < nranks; g++)
+    if (fs_plan_mem_estimate(rows, cols, k, g) <= budget) return g;
+  return nranks;
+}
 
 int fs_plan_k(int kmax, int64_t rows, int64_t cols) {
   int64_t k = kmax;
@@ -29,33 +62,86 @@ static void open_model(fs_plan_model *pm, const char *path, int index) {
 }
 
 typedef struct cost_index {
+  int group; /* 1: needs several ranks */
   double cost;
   int64_t index;
 } cost_index;
 
 static int by_cost_desc(const void *a, const void *b) {
   const cost_index *x = a, *y = b;
+  if (x->group != y->group) return y->group - x->group;
   if (x->cost != y->cost) return x->cost < y->cost ? 1 : -1;
   return (x->index > y->index) - (x->index < y->index); /* same order on every rank */
 }
 
-/* Longest processing time first: the next-largest item goes to the least
- * loaded rank (lowest rank on ties). */
-static int assign_lpt(fs_plan *p, fs_error *err) {
-  cost_index *order = malloc(sizeof *order * (size_t)(p->nmat + 1));
-  if (!order) return fs_fail(err, "out of memory assigning %lld matrices", (long long)p->nmat);
-  for (int64_t i = 0; i < p->nmat; i++) order[i] = (cost_index){p->mat[i].cost, i};
-  qsort(order, (size_t)p->nmat, sizeof *order, by_cost_desc);
-  for (int64_t i = 0; i < p->nmat; i++) {
-    int best = 0;
-    for (int r = 1; r < p->nranks; r++)
-      if (p->load[r] < p->load[best]) best = r;
-    p->mat[order[i].index].owner = best;
-    p->load[best] += order[i].cost;
+/* The window of g consecutive ranks whose busiest member is least loaded
+ * (lowest first rank on ties); *start gets that member's load. */
+static int best_window(const double *load, int nranks, int g, double *start) {
+  int best = 0;
+  double bestmax = 0;
+  for (int f = 0; f + g <= nranks; f++) {
+    double mx = load[f];
+    for (int r = f + 1; r < f + g; r++) mx = load[r] > mx ? load[r] : mx;
+    if (f == 0 || mx < bestmax) best = f, bestmax = mx;
   }
-  free(order);
+  *start = bestmax;
+  return best;
+}
+
+double fs_plan_assign_costs(const double *cost, const int *g, int64_t n, int nranks, int dynamic,
+                      int *owner, double *load, int64_t *order) {
+  cost_index *o = malloc(sizeof *o * (size_t)(n + 1));
+  if (!o) return -1;
+  /* Groups first (they synchronise their members, so they go where the
+   * schedule is still flat), then single items; largest first in each. */
+  for (int64_t i = 0; i < n; i++) o[i] = (cost_index){g && g[i] > 1, cost[i], i};
+  qsort(o, (size_t)n, sizeof *o, by_cost_desc);
+  for (int r = 0; r < nranks; r++) load[r] = 0;
+  for (int64_t s = 0; s < n; s++) {
+    int64_t i = o[s].index;
+    int gi = g && g[i] > 1 ? (g[i] < nranks ? g[i] : nranks) : 1;
+    double t0;
+    int f = best_window(load, nranks, gi, &t0);
+    for (int r = f; r < f + gi; r++) load[r] = t0 + cost[i] / gi;
+    owner[i] = (dynamic && gi == 1) ? -1 : f;
+    if (order) order[s] = i;
+  }
+  free(o);
+  double mk = 0;
+  for (int r = 0; r < nranks; r++) mk = load[r] > mk ? load[r] : mk;
+  return mk;
+}
+
+/* Cost, group size and owner of every matrix; pair owners follow writers. */
+static int assign(fs_plan *p, fs_error *err) {
+  int64_t n = p->nmat;
+  double *cost = malloc(sizeof *cost * (size_t)(n + 1));
+  int *g = malloc(sizeof *g * (size_t)(n + 1)), *owner = malloc(sizeof *owner * (size_t)(n + 1));
+  int64_t *order = malloc(sizeof *order * (size_t)(n + 1));
+  int rc = (cost && g && owner && order) ? 0 : FS_ERR;
+  for (int64_t i = 0; !rc && i < n; i++) cost[i] = p->mat[i].cost, g[i] = p->mat[i].nranks;
+  if (!rc && fs_plan_assign_costs(cost, g, n, p->nranks, p->schedule == FS_SCHED_DYNAMIC, owner, p->load,
+                            order) < 0)
+    rc = FS_ERR;
+  for (int64_t s = 0; !rc && s < n; s++) {
+    fs_plan_matrix *w = &p->mat[order[s]];
+    w->seq = s;
+    w->owner = owner[order[s]];
+    w->first = w->nranks > 1 ? w->owner : -1;
+  }
+  free(cost), free(g), free(owner), free(order);
+  if (rc) return fs_fail(err, "out of memory assigning %lld matrices", (long long)n);
   for (int64_t i = 0; i < p->npair; i++) p->pair[i].owner = p->mat[p->pair[i].writer].owner;
   return 0;
+}
+
+/* Bytes a rank reads for x: its stored rows (all columns), or the whole
+ * kernel for an input unfolding; at the stored element size. */
+static double bytes_read(const fs_model *m, const fs_matrix *x) {
+  const fs_tensor *t = &m->tensors[x->tensor];
+  double per = fs_tensor_numel(t) > 0 ? (double)t->nbytes / (double)fs_tensor_numel(t) : 0;
+  double rows = x->unfold_in ? (double)fs_tensor_rows(t) : (double)fs_matrix_rows(x);
+  return rows * (double)fs_tensor_cols(t) * per;
 }
 
 static int fill_work(fs_plan *p, int kmax, fs_error *err) {
@@ -76,14 +162,31 @@ static int fill_work(fs_plan *p, int kmax, fs_error *err) {
       fs_plan_matrix *w = &p->mat[pm->mat0 + j];
       w->model = i, w->local = j;
       w->k = fs_plan_k(kmax, fs_matrix_rows(x), fs_matrix_cols(x));
-      w->cost = (double)fs_matrix_rows(x) * (double)fs_matrix_cols(x) * (w->k + 1);
+      int64_t rows = fs_matrix_rows(x), cols = fs_matrix_cols(x);
+      w->bytes = bytes_read(&pm->model, x);
+      w->cost = (double)rows * (double)cols * (w->k + 1) + FS_COST_PER_BYTE * w->bytes;
+      w->mem = fs_plan_mem_estimate(rows, cols, w->k, 1);
+      w->nranks = fs_plan_group_size(rows, cols, w->k, p->mem_per_rank, p->nranks);
+      w->first = -1;
     }
     for (int j = 0; j < pm->graph.npair; j++) {
       fs_plan_pair *q = &p->pair[pm->pair0 + j];
       q->model = i, q->local = j;
       q->writer = pm->mat0 + pm->graph.pair[j].writer;
       q->reader = pm->mat0 + pm->graph.pair[j].reader;
+      /* The classifier statistics (src/fs_classifier.c) need every row of
+       * the classifier on one rank: it stays whole, over the budget. */
+      if (pm->graph.pair[j].type == FS_PAIR_CLASSIFIER && p->mat[q->reader].nranks > 1)
+        p->mat[q->reader].nranks = 1, p->nwhole++;
     }
+  }
+  for (int64_t i = 0; i < p->nmat; i++) {
+    const fs_plan_matrix *w = &p->mat[i];
+    const fs_matrix *x = fs_plan_matrix_of(p, i);
+    if (w->nranks > 1) p->ngroup++;
+    if (p->mem_per_rank > 0 &&
+        fs_plan_mem_estimate(fs_matrix_rows(x), fs_matrix_cols(x), w->k, w->nranks) > p->mem_per_rank)
+      p->nover++;
   }
   return 0;
 }
@@ -126,7 +229,7 @@ static int plan_heads(fs_plan *p, fs_error *err) {
       p->nhead_rows += hb->n_head;
       int next = j + 1 < p->models[i].graph.nhead_block && hb[1].block == hb->block + 1;
       p->nov_rows += next ? 7 : 4;
-      order[n] = (cost_index){w->cost, n};
+      order[n] = (cost_index){0, w->cost, n};
     }
   p->head_rows = calloc((size_t)p->nhead_rows + 1, sizeof *p->head_rows);
   p->ov_rows = calloc((size_t)p->nov_rows + 1, sizeof *p->ov_rows);
@@ -176,17 +279,32 @@ void fs_plan_drop_model(fs_plan *p, int i, const char *why) {
   snprintf(pm->error, sizeof pm->error, "%s", why);
 }
 
+void fs_plan_set_opts(fs_plan *p, const fs_plan_opts *o) {
+  p->mem_per_rank = o->mem_per_rank;
+  /* auto: a zoo of several models is heterogeneous, one model is not. */
+  p->schedule = o->schedule != FS_SCHED_AUTO ? o->schedule
+                : p->nmodels > 1 ? FS_SCHED_DYNAMIC : FS_SCHED_LPT;
+}
+
 int fs_plan_assign(fs_plan *p, int kmax, int nranks, fs_error *err) {
   p->nranks = nranks > 0 ? nranks : 1;
+  if (p->schedule == FS_SCHED_AUTO) p->schedule = FS_SCHED_LPT;
   FS_TRY(fill_work(p, kmax, err));
-  FS_TRY(assign_lpt(p, err));
+  FS_TRY(assign(p, err));
   return plan_heads(p, err);
 }
 
 int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
                   fs_plan *p, fs_error *err) {
+  fs_plan_opts o = {kmax, 0, FS_SCHED_LPT};
+  return fs_plan_build_opts(paths, nmodels, &o, nranks, p, err);
+}
+
+int fs_plan_build_opts(char *const *paths, int nmodels, const fs_plan_opts *o, int nranks,
+                       fs_plan *p, fs_error *err) {
   FS_TRY(fs_plan_open(paths, nmodels, p, err));
-  return fs_plan_assign(p, kmax, nranks, err);
+  fs_plan_set_opts(p, o);
+  return fs_plan_assign(p, o->kmax, nranks, err);
 }
 
 void fs_plan_free(fs_plan *p) {

@@ -4,10 +4,26 @@
  * which rank owns what.
  *
  * Every rank builds the same plan from the same headers (headers are small;
- * tensor data is never read here), so ownership needs no communication.
- * Matrices are assigned longest-processing-time first (Graham 1969: within
- * 4/3 of the optimal makespan); a pair belongs to the owner of its writer,
- * which then only has to receive the reader's basis.
+ * tensor data is never read here), so static ownership needs no communication.
+ *
+ * Cost model (docs/architecture.md): cost = rows * cols * (k + 1) (the
+ * products of a Krylov SVD) + FS_COST_PER_BYTE * bytes read.
+ *
+ * Memory budget (--mem-per-rank): a matrix whose estimated footprint
+ * fs_plan_mem_estimate on one rank exceeds the budget gets a group of g
+ * consecutive ranks (the smallest g that fits, at most all ranks), which
+ * computes its SVD together on a sub-communicator; the group's first rank
+ * (its leader) owns the result.  Classifiers (readers of classifier pairs)
+ * stay whole: their statistics need every row on one rank.
+ *
+ * Assignment (Graham 1966/1969): group items first, largest first, each on the
+ * window of g consecutive ranks whose busiest rank is least loaded (the group
+ * starts when its last member is free); then single-rank items
+ * longest-processing-time first (LPT: within 4/3 - 1/(3 nranks) of the optimal
+ * makespan), or, with the dynamic schedule, from a shared queue at run time
+ * (partition/fs_queue.c; owner -1 until fs_run agrees ownership).  A pair
+ * belongs to the owner of its writer, which then only has to receive the
+ * reader's basis.
  */
 #ifndef FS_PLAN_H
 #define FS_PLAN_H
@@ -27,11 +43,31 @@ typedef struct fs_plan_model {
   int64_t mat0, pair0; /* first global matrix and pair of this model */
 } fs_plan_model;
 
+/* Weight of one byte read (decoded to double) in units of the SVD term
+ * rows * cols * (k + 1): measured, docs/architecture.md. */
+#define FS_COST_PER_BYTE 0.25
+
+typedef enum { FS_SCHED_AUTO, FS_SCHED_LPT, FS_SCHED_DYNAMIC } fs_schedule;
+const char *fs_schedule_name(fs_schedule s);
+/* "lpt", "dynamic" or "auto"; -1 if unknown. */
+int fs_schedule_parse(const char *s);
+
+typedef struct fs_plan_opts {
+  int kmax;
+  double mem_per_rank; /* bytes; 0 = no budget (every matrix on one rank) */
+  fs_schedule schedule;
+} fs_plan_opts;
+
 typedef struct fs_plan_matrix {
   int model, local; /* model index and matrix index in its graph */
   int k;            /* singular triplets to compute */
-  double cost;      /* flop estimate rows * cols * k */
-  int owner;
+  double bytes;     /* bytes read from the checkpoint */
+  double cost;      /* rows * cols * (k + 1) + FS_COST_PER_BYTE * bytes */
+  double mem;       /* estimated peak bytes on one rank (fs_plan_mem_estimate, g = 1) */
+  int nranks;       /* ranks of its group: 1 = computed alone on PETSC_COMM_SELF */
+  int first;        /* first rank of the group (nranks > 1) */
+  int64_t seq;      /* position in the assignment order (largest cost first) */
+  int owner;        /* rank holding the result (group leader); -1: dynamic, not yet agreed */
 } fs_plan_matrix;
 
 typedef struct fs_plan_pair {
@@ -62,6 +98,11 @@ typedef struct fs_plan_row {
 
 typedef struct fs_plan {
   int nranks, nmodels;
+  fs_schedule schedule; /* lpt or dynamic: auto resolved */
+  double mem_per_rank;
+  int64_t ngroup;       /* matrices computed by groups of ranks */
+  int64_t nover;        /* matrices over the budget even so (on every rank, or kept whole) */
+  int64_t nwhole;       /* of them, classifiers kept whole on one rank (fs_classifier) */
   fs_plan_model *models;
   int64_t nmat, npair;
   fs_plan_matrix *mat;
@@ -84,6 +125,38 @@ int fs_plan_assign(fs_plan *p, int kmax, int nranks, fs_error *err);
 /* Marks model i failed with the reason why (closing it if it was open);
  * only before fs_plan_assign. */
 void fs_plan_drop_model(fs_plan *p, int i, const char *why);
+
+/* Before fs_plan_assign: the memory budget and the schedule (auto resolved
+ * by the number of models; without this call: no budget, LPT). */
+void fs_plan_set_opts(fs_plan *p, const fs_plan_opts *o);
+/* fs_plan_open, fs_plan_set_opts, fs_plan_assign (fs_plan_build: no budget, LPT). */
+int fs_plan_build_opts(char *const *paths, int nmodels, const fs_plan_opts *o, int nranks,
+                       fs_plan *p, fs_error *err);
+
+/* Estimated peak bytes per rank of the SVD of a rows x cols matrix with k
+ * triplets on a group of g ranks:
+ *   8 [b cols                         the row block (MATMPIDENSE), b = ceil(rows / g)
+ *      + (rows + cols)(ncv + 2) / g   Krylov bases of both sides, ncv = min(max(2k, k + 15),
+ *                                     min(rows, cols)) (SLEPc's default subspace)
+ *      + min(b, FS_LOAD_CHUNK) cols   the read buffer
+ *      + (rows + cols)(k + 1)]        the gathered triplets (leader)
+ * For g = 1 the read buffer is the whole matrix already counted, and no gather. */
+double fs_plan_mem_estimate(int64_t rows, int64_t cols, int k, int g);
+/* Smallest g in [1, nranks] with fs_plan_mem_estimate <= budget (nranks if
+ * none fits; budget <= 0: 1). */
+int fs_plan_group_size(int64_t rows, int64_t cols, int k, double budget, int nranks);
+
+/* Rows read per chunk when a group fills its row blocks. */
+#define FS_LOAD_CHUNK 64
+
+/* The assignment on its own (for tests and bench/bench_sched.c): n items of
+ * cost[i] and group size g[i] (NULL: all 1) over nranks; writes owner[i]
+ * (the group's first rank) and the per-rank loads load[nranks] (the
+ * estimated finishing times).  With dynamic, single items get owner -1 but
+ * load still holds the LPT estimate.  order[n] (may be NULL) receives the
+ * assignment order.  Returns the makespan, or -1 when memory runs out. */
+double fs_plan_assign_costs(const double *cost, const int *g, int64_t n, int nranks, int dynamic,
+                      int *owner, double *load, int64_t *order);
 void fs_plan_free(fs_plan *p);
 
 /* k actually used for a rows x cols matrix: min(kmax, rows, cols). */

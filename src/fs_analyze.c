@@ -20,7 +20,9 @@
 #include "fs_load.h"
 #include "fs_pair.h"
 #include "fs_plan.h"
+#include "fs_queue.h"
 #include "fs_spectrum.h"
+#include "fs_spectrum_dist.h"
 #include "fs_output.h"
 #include "fs_reduce.h"
 #include "fs_run.h"
@@ -43,32 +45,49 @@ void fs_analyze_defaults(fs_analyze_opts *o) {
  * too (dgesdd on the owner, W itself is the copy it destroys).  Then the rank
  * policy truncates the spectrum to its k, before compute_spectra publishes k
  * as kdone: the pairs use the truncated bases (the leading columns of U, V). */
-static int compute_one(fs_run *R, int64_t gi, fs_error *err) {
+static int compute_one(fs_run *R, int64_t gi, MPI_Comm group, fs_error *err) {
   const fs_matrix *x = fs_plan_matrix_of(&R->plan, gi);
   const fs_analyze_opts *o = R->opts;
   int m = (int)fs_matrix_rows(x), n = (int)fs_matrix_cols(x), mn = m < n ? m : n;
   fs_spectrum *s = &R->spec[gi];
   fs_matrix_spectral *q = &R->spectral[gi];
   double *W = NULL, t0 = MPI_Wtime();
-  int model = R->plan.mat[gi].model;
-  if (fs_fault_hit(FS_FAULT_READ, model))
-    return fs_fail(err, "%s: matrix '%s': cannot read the tensor (injected fault)",
-                   R->plan.models[model].path, x->name);
-  FS_TRY(fs_load_matrix(&R->plan.models[model].model, x, &W, err));
-  R->read_seconds += MPI_Wtime() - t0;
-  double bytes = 8.0 * m * n;
-  if (bytes > R->largest_owned) R->largest_owned = bytes;
-  int rc = fs_fault_hit(FS_FAULT_SPECTRA, model)
-               ? fs_fail(err, "the singular value solver failed (injected fault)")
-               : fs_spectrum_compute_with(W, m, n, R->plan.mat[gi].k, o->solver, s, err);
-  if (!rc && fs_classifier_is_reader(&R->plan, gi)) /* before dgesdd destroys W */
-    rc = fs_classifier_compute(W, m, n, x->transposed, FS_COS_AUTO, &R->cls[gi], err);
-  if (!rc && o->full_spectrum) {
-    q->sigma_full = malloc(sizeof *q->sigma_full * (size_t)(mn + 1));
-    rc = q->sigma_full ? fs_singular_values(W, m, n, q->sigma_full, err)
-                       : fs_fail(err, "out of memory for %d singular values", mn);
+  int mi = R->plan.mat[gi].model;
+  const fs_model *model = &R->plan.models[mi].model;
+  int rc, fault = fs_fault_hit(FS_FAULT_READ, mi), leader = 1;
+  if (group != MPI_COMM_NULL) { /* a group's SVD (never with --full-spectrum): the leader goes on */
+    MPI_Comm_rank(group, &rc);
+    leader = rc == 0;
+    /* A fault on one member fails the matrix on all, before any collective. */
+    fault = fault ? 1 : fs_fault_hit(FS_FAULT_SPECTRA, mi) ? 2 : 0;
+    MPI_Allreduce(MPI_IN_PLACE, &fault, 1, MPI_INT, MPI_MAX, group);
+    rc = fault == 1 ? fs_fail(err, "%s: matrix '%s': cannot read the tensor (injected fault)",
+                              R->plan.models[mi].path, x->name)
+       : fault == 2 ? fs_fail(err, "the singular value solver failed (injected fault)")
+                    : fs_spectrum_dist_compute(group, model, x, R->plan.mat[gi].k, s, err);
+    double block = 8.0 * ((m + R->plan.mat[gi].nranks - 1) / R->plan.mat[gi].nranks) * n;
+    if (block > R->largest_owned) R->largest_owned = block; /* this member's row block */
+    if (!leader || fault == 1) return rc;
+  } else {
+    if (fault)
+      return fs_fail(err, "%s: matrix '%s': cannot read the tensor (injected fault)",
+                     R->plan.models[mi].path, x->name);
+    FS_TRY(fs_load_matrix(model, x, &W, err));
+    R->read_seconds += MPI_Wtime() - t0;
+    double bytes = 8.0 * m * n;
+    if (bytes > R->largest_owned) R->largest_owned = bytes;
+    rc = fs_fault_hit(FS_FAULT_SPECTRA, mi)
+             ? fs_fail(err, "the singular value solver failed (injected fault)")
+             : fs_spectrum_compute_with(W, m, n, R->plan.mat[gi].k, o->solver, s, err);
+    if (!rc && fs_classifier_is_reader(&R->plan, gi)) /* before dgesdd destroys W */
+      rc = fs_classifier_compute(W, m, n, x->transposed, FS_COS_AUTO, &R->cls[gi], err);
+    if (!rc && o->full_spectrum) {
+      q->sigma_full = malloc(sizeof *q->sigma_full * (size_t)(mn + 1));
+      rc = q->sigma_full ? fs_singular_values(W, m, n, q->sigma_full, err)
+                         : fs_fail(err, "out of memory for %d singular values", mn);
+    }
+    free(W);
   }
-  free(W);
   if (rc) return fs_error_prefix(err, "%s: matrix '%s'",
                                  R->plan.models[R->plan.mat[gi].model].path, x->name);
   q->effective_rank = NAN;
@@ -108,18 +127,33 @@ static int compute_one(fs_run *R, int64_t gi, fs_error *err) {
   return 0;
 }
 
+/* The items in fs_queue's order: this rank's groups, then its own or the
+ * shared queue's single-rank items.  Only the owner (a group's leader)
+ * records an item's outcome. */
 static void compute_spectra(fs_run *R) {
-  for (int64_t i = 0; i < R->nmine_mat; i++) {
-    int64_t gi = R->mine_mat[i];
-    fs_error e;
+  fs_queue q;
+  fs_error e;
+  fs_error_clear(&e);
+  if (fs_queue_begin(&q, &R->plan, R->comm, &e)) { /* on every rank: all items fail */
+    for (int64_t i = 0; i < R->plan.nmat; i++) fs_run_set_error(&R->mat_error[i], e.msg);
+    if (R->opts->log && !R->rank) fprintf(R->opts->log, "flagscope: error: %s\n", e.msg);
+    return;
+  }
+  int64_t gi;
+  MPI_Comm group;
+  while (fs_queue_next(&q, &gi, &group)) {
+    double t0 = MPI_Wtime();
+    int owner = R->plan.mat[gi].owner == R->rank;
     fs_error_clear(&e);
-    if (compute_one(R, gi, &e)) {
-      fs_run_set_error(&R->mat_error[gi], e.msg);
-      if (R->opts->log) fprintf(R->opts->log, "flagscope: error: %s\n", e.msg);
-    } else {
+    if (compute_one(R, gi, group, &e)) {
+      if (owner) fs_run_set_error(&R->mat_error[gi], e.msg);
+      if (owner && R->opts->log) fprintf(R->opts->log, "flagscope: error: %s\n", e.msg);
+    } else if (owner) {
       R->kdone[gi] = R->spec[gi].k;
     }
+    R->busy += MPI_Wtime() - t0;
   }
+  fs_queue_end(&q);
 }
 
 /* ---- exchange of reader bases ------------------------------------------- */
@@ -250,7 +284,8 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
   if (o->log && R.rank == 0) fs_run_log_plan(&R);
   compute_spectra(&R);
   R.time[FS_STAGE_SPECTRA] = MPI_Wtime() - t0;
-  int rc = fs_run_agree_matrices(&R, err);
+  int rc = fs_run_agree_owners(&R, err);
+  if (!rc) rc = fs_run_agree_matrices(&R, err);
   if (!rc) {
     /* An agreed exchange failure costs the pairs that needed a remote basis,
      * not the run: they are recorded as failed with this reason. */
@@ -258,17 +293,21 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
     fs_error_clear(&ex);
     if (exchange_bases(&R, &ex) && o->log && R.rank == 0)
       fprintf(o->log, "flagscope: error: %s\n", ex.msg);
+    double tp = MPI_Wtime();
     compute_pairs(&R, ex.msg);
     fs_pair_extra_exact_distributed(&R); /* collective: large-d exact Grams */
+    R.busy += MPI_Wtime() - tp;
     rc = fs_run_agree_pairs(&R, err);
   }
   R.time[FS_STAGE_PAIRS] = MPI_Wtime() - t0 - R.time[FS_STAGE_SPECTRA];
   if (!rc) {
     double th = MPI_Wtime();
     fs_heads_stage(&R);
+    R.busy += MPI_Wtime() - th;
     rc = fs_run_agree_heads(&R, err);
     R.time_heads = MPI_Wtime() - th;
   }
+  if (!rc) rc = fs_run_agree_busy(&R, err);
   /* A failed summary must not cost the output: the tables are written anyway,
    * /zoo without statistics and /stats empty. */
   fs_zoo_stats *zs = NULL;

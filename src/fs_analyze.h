@@ -48,6 +48,8 @@ typedef struct fs_analyze_opts {
   const char *command_line;      /* recorded as provenance */
   FILE *summary;                 /* rank 0 prints the summary table here; NULL: none */
   FILE *log;                     /* progress and per-item errors; NULL: none */
+  double mem_per_rank;           /* bytes per rank for one matrix; 0: no budget (fs_plan.h) */
+  int schedule;                  /* fs_schedule: auto (default), lpt or dynamic */
 } fs_analyze_opts;
 
 void fs_analyze_defaults(fs_analyze_opts *o);

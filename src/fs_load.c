@@ -111,3 +111,90 @@ int fs_load_matrix(const fs_model *m, const fs_matrix *x, double **out, fs_error
   return 0;
 }
 
+
+/* ---- row blocks (fs_load_matrix_rows) ------------------------------------ */
+
+/* The 1-D side vectors of x: the folded gain (ngain values) and the BatchNorm
+ * scale of the nout output channels, in one malloc'd array (gain first). */
+static int read_side(const fs_model *m, const fs_matrix *x, int64_t nout, double **side,
+                     fs_error *err) {
+  int64_t ngain = x->fold >= 0 ? fs_tensor_numel(&m->tensors[x->fold]) : 0;
+  double *v = malloc(sizeof *v * (size_t)(ngain + nout + 1));
+  if (!v) return fs_fail(err, "%s: tensor '%s': out of memory for its gain and scale", m->path,
+                         m->tensors[x->tensor].name);
+  int rc = x->fold >= 0 ? fs_tensor_read_rows(m, &m->tensors[x->fold], 0, 1, v, err) : 0;
+  if (!rc && nout) rc = read_bn_scale(m, x, nout, v + ngain, err);
+  if (rc) {
+    free(v);
+    return FS_ERR;
+  }
+  *side = v;
+  return 0;
+}
+
+/* Rows [i0, i1) of an input unfolding I[ci][co k + s] = O[co][ci k + s]:
+ * stream O through a chunk of stored rows, keep the columns of these ci. */
+static int unfolded_rows(const fs_model *m, const fs_matrix *x, int64_t i0, int64_t i1,
+                         double *out, fs_error *err) {
+  const fs_tensor *t = &m->tensors[x->tensor];
+  int64_t cout = fs_tensor_rows(t), full = fs_tensor_cols(t), k = x->ksize;
+  int64_t cols = fs_matrix_cols(x), nr = i1 - i0;
+  if (k <= 0 || full % k || x->rep != 1 || x->r0 < 0 || x->r1 > full / k || x->c0 < 0 ||
+      x->c1 > cout * k)
+    return fs_fail(err, "%s: tensor '%s': input unfolding with spatial size %lld does not fit "
+                   "its %lld x %lld view", m->path, t->name, (long long)k, (long long)cout,
+                   (long long)full);
+  double *side = NULL, *chunk = malloc(sizeof *chunk * (size_t)(FS_LOAD_CHUNK_ROWS * full + 1));
+  int rc = chunk ? read_side(m, x, x->bn_var < 0 ? 0 : cout, &side, err)
+                 : fs_fail(err, "%s: tensor '%s': out of memory for a chunk", m->path, t->name);
+  int64_t ngain = x->fold >= 0 ? fs_tensor_numel(&m->tensors[x->fold]) : 0;
+  for (int64_t a = 0; !rc && a < cout; a += FS_LOAD_CHUNK_ROWS) {
+    int64_t b = a + FS_LOAD_CHUNK_ROWS < cout ? a + FS_LOAD_CHUNK_ROWS : cout;
+    rc = fs_tensor_read_rows(m, t, a, b, chunk, err);
+    for (int64_t i = 0; !rc && i < nr; i++) {
+      int64_t ci = x->r0 + i0 + i;
+      double g = x->fold < 0 ? 1.0 : side[ci];
+      for (int64_t c = 0; c < cols; c++) {
+        int64_t j = x->c0 + c, co = j / k, s = j % k;
+        if (co < a || co >= b) continue;
+        double bn = x->bn_var < 0 ? 1.0 : side[ngain + co];
+        out[i * cols + c] = chunk[(co - a) * full + ci * k + s] * bn * g;
+      }
+    }
+  }
+  free(chunk), free(side);
+  return rc;
+}
+
+int fs_load_matrix_rows(const fs_model *m, const fs_matrix *x, int64_t i0, int64_t i1,
+                        double *out, fs_error *err) {
+  if (i0 < 0 || i1 > fs_matrix_rows(x) || i0 > i1)
+    return fs_fail(err, "%s: matrix '%s': rows [%lld, %lld) outside its %lld", m->path, x->name,
+                   (long long)i0, (long long)i1, (long long)fs_matrix_rows(x));
+  if (x->unfold_in) return unfolded_rows(m, x, i0, i1, out, err);
+  const fs_tensor *t = &m->tensors[x->tensor];
+  int64_t cols = fs_matrix_cols(x), full = fs_tensor_cols(t), blk = x->r1 - x->r0;
+  int64_t nout = x->bn_var < 0 ? 0 : x->transposed ? full : fs_tensor_rows(t);
+  int64_t ngain = x->fold >= 0 ? fs_tensor_numel(&m->tensors[x->fold]) : 0;
+  double *side = NULL, *chunk = malloc(sizeof *chunk * (size_t)(FS_LOAD_CHUNK_ROWS * full + 1));
+  int rc = chunk ? read_side(m, x, nout, &side, err)
+                 : fs_fail(err, "%s: tensor '%s': out of memory for a chunk", m->path, t->name);
+  /* Consecutive matrix rows are consecutive stored rows inside one row block. */
+  for (int64_t i = i0; !rc && i < i1;) {
+    int64_t within = i % blk, n = blk - within;
+    if (n > i1 - i) n = i1 - i;
+    if (n > FS_LOAD_CHUNK_ROWS) n = FS_LOAD_CHUNK_ROWS;
+    int64_t stored0 = x->r0 + (i / blk) * x->rstep + within;
+    rc = fs_tensor_read_rows(m, t, stored0, stored0 + n, chunk, err);
+    for (int64_t r = 0; !rc && r < n; r++)
+      for (int64_t c = 0; c < cols; c++) {
+        int64_t stored_row = stored0 + r;
+        double g = x->fold < 0 ? 1.0 : side[x->transposed ? stored_row : x->c0 + c];
+        if (nout) g *= side[ngain + (x->transposed ? x->c0 + c : stored_row)];
+        out[(i - i0 + r) * cols + c] = chunk[r * full + x->c0 + c] * g;
+      }
+    i += n;
+  }
+  free(chunk), free(side);
+  return rc;
+}

@@ -43,7 +43,8 @@ static int allocate(fs_run *R) {
   R->heads_error = calloc(nh, sizeof *R->heads_error);
   R->hseconds = calloc(nh, sizeof *R->hseconds);
   R->hdone = calloc(nh, sizeof *R->hdone);
-  return R->mine_mat && R->mine_pair && R->spec && R->stats && R->spectral && R->seconds && R->mat_error &&
+  R->busy_all = calloc((size_t)R->size, sizeof *R->busy_all);
+  return R->busy_all && R->mine_mat && R->mine_pair && R->spec && R->stats && R->spectral && R->seconds && R->mat_error &&
          R->kdone && R->recv && R->pres && R->pair_error && R->pdone && R->mine_heads && R->hres &&
          R->heads_error && R->hseconds && R->hdone && R->pextra && R->cls;
 }
@@ -103,6 +104,11 @@ int fs_run_init(fs_run *R, MPI_Comm comm, char *const *paths, int nmodels,
   int all;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   if (all && agree_models(R, err)) all = 0;
+  /* --full-spectrum runs dgesdd on the whole matrix: no groups then. */
+  fs_plan_opts po = {o->kmax, o->full_spectrum ? 0 : o->mem_per_rank, (fs_schedule)o->schedule};
+  if (all && o->full_spectrum && o->mem_per_rank > 0 && o->log && R->rank == 0)
+    fprintf(o->log, "flagscope: --mem-per-rank ignored: --full-spectrum needs every matrix whole on one rank\n");
+  fs_plan_set_opts(&R->plan, &po);
   ok = all && fs_plan_assign(&R->plan, o->kmax, R->size, err) == 0 && allocate(R);
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   if (!all) {
@@ -135,6 +141,7 @@ void fs_run_free(fs_run *R) {
     free(R->heads_error[i]);
   }
   free(R->mine_heads), free(R->hres), free(R->heads_error), free(R->hseconds), free(R->hdone);
+  free(R->busy_all);
   fs_plan_free(&R->plan);
   if (R->comm != MPI_COMM_NULL && R->comm) MPI_Comm_free(&R->comm);
   memset(R, 0, sizeof *R);
@@ -159,6 +166,47 @@ void fs_run_reader_basis(const fs_run *R, int64_t gi, fs_basis *b) {
   }
   const fs_spectrum *s = &R->spec[gi];
   *b = (fs_basis){d, s->k, x->transposed ? s->U : s->V, s->sigma};
+}
+
+int fs_run_agree_owners(fs_run *R, fs_error *err) {
+  int64_t n = R->plan.nmat;
+  int *owner = malloc(sizeof *owner * (size_t)(n + 1));
+  int ok = owner != NULL, all;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
+  if (!all) {
+    free(owner);
+    return fs_fail(err, "out of memory agreeing the owners of %lld matrices", (long long)n);
+  }
+  /* A dynamic item is -1 everywhere but on the rank that took it. */
+  for (int64_t i = 0; i < n; i++) owner[i] = R->plan.mat[i].owner;
+  MPI_Allreduce(MPI_IN_PLACE, owner, (int)n, MPI_INT, MPI_MAX, R->comm);
+  /* Items nobody took (the queue failed to start) stay with rank 0, failed. */
+  for (int64_t i = 0; i < n; i++) R->plan.mat[i].owner = owner[i] < 0 ? 0 : owner[i];
+  free(owner);
+  for (int64_t i = 0; i < R->plan.npair; i++)
+    R->plan.pair[i].owner = R->plan.mat[R->plan.pair[i].writer].owner;
+  free(R->mine_mat), free(R->mine_pair);
+  R->mine_mat = list_mine(R, 0, &R->nmine_mat);
+  R->mine_pair = list_mine(R, 1, &R->nmine_pair);
+  ok = R->mine_mat && R->mine_pair;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
+  return all ? 0 : fs_fail(err, "out of memory listing the owned items");
+}
+
+int fs_run_agree_busy(fs_run *R, fs_error *err) {
+  (void)err;
+  MPI_Allgather(&R->busy, 1, MPI_DOUBLE, R->busy_all, 1, MPI_DOUBLE, R->comm);
+  if (R->rank || !R->opts->log) return 0;
+  double hi = 0, sum = 0, ehi = 0, esum = 0;
+  for (int r = 0; r < R->size; r++) {
+    hi = R->busy_all[r] > hi ? R->busy_all[r] : hi, sum += R->busy_all[r];
+    ehi = R->plan.load[r] > ehi ? R->plan.load[r] : ehi, esum += R->plan.load[r];
+  }
+  fprintf(R->opts->log, "flagscope: load imbalance max/mean busy seconds %.2f measured "
+          "(max %.3f s, mean %.3f s), %.2f estimated; schedule %s\n",
+          sum > 0 ? hi / (sum / R->size) : 1.0, hi, sum / R->size,
+          esum > 0 ? ehi / (esum / R->size) : 1.0, fs_schedule_name(R->plan.schedule));
+  return 0;
 }
 
 int fs_run_agree_matrices(fs_run *R, fs_error *err) {
@@ -234,8 +282,20 @@ void fs_run_log_plan(const fs_run *R) {
     lo = l < lo ? l : lo, hi = l > hi ? l : hi, sum += l;
   }
   fprintf(R->opts->log, "flagscope: %d models, %lld matrices, %lld pairs on %d ranks "
-          "(estimated imbalance max/mean %.2f)\n", R->plan.nmodels, (long long)R->plan.nmat,
-          (long long)R->plan.npair, R->size, sum > 0 ? hi / (sum / R->size) : 1.0);
+          "(schedule %s, estimated imbalance max/mean %.2f)\n", R->plan.nmodels,
+          (long long)R->plan.nmat, (long long)R->plan.npair, R->size,
+          fs_schedule_name(R->plan.schedule), sum > 0 ? hi / (sum / R->size) : 1.0);
+  if (R->plan.ngroup)
+    fprintf(R->opts->log, "flagscope: %lld matrices above --mem-per-rank %.0f bytes computed by "
+            "groups of ranks\n", (long long)R->plan.ngroup, R->plan.mem_per_rank);
+  if (R->plan.nover - R->plan.nwhole)
+    fprintf(R->opts->log, "flagscope: warning: %lld matrices exceed --mem-per-rank even on all "
+            "%d ranks (estimated); computed on all of them\n",
+            (long long)(R->plan.nover - R->plan.nwhole), R->size);
+  if (R->plan.nwhole)
+    fprintf(R->opts->log, "flagscope: warning: %lld classifiers exceed --mem-per-rank "
+            "(estimated); kept whole on one rank (their statistics need every row)\n",
+            (long long)R->plan.nwhole);
   for (int i = 0; i < R->plan.nmodels; i++)
     if (!R->plan.models[i].ok)
       fprintf(R->opts->log, "flagscope: error: %s\n", R->plan.models[i].error);

@@ -54,6 +54,8 @@ typedef struct fs_run {
   double read_seconds;   /* of the spectra stage: reading the owned matrices */
   double reduce_seconds; /* per-model reduction and the summary */
   double largest_owned;  /* bytes of the largest owned matrix in double */
+  double busy;      /* seconds this rank spent on its items (spectra, group shares, pairs) */
+  double *busy_all; /* every rank's busy seconds, after fs_run_agree_busy */
 } fs_run;
 
 /* Build the plan and the arrays; collective, fails on every rank or on none. */
@@ -69,6 +71,15 @@ void fs_run_set_error(char **slot, const char *msg);
  * been received. */
 void fs_run_writer_basis(const fs_run *R, int64_t gi, fs_basis *b);
 void fs_run_reader_basis(const fs_run *R, int64_t gi, fs_basis *b);
+
+/* After the spectra: every rank learns who computed what (the dynamic queue
+ * decides at run time), pairs follow their writers, and the lists of owned
+ * matrices and pairs are rebuilt; collective. */
+int fs_run_agree_owners(fs_run *R, fs_error *err);
+
+/* Gather every rank's busy seconds (collective); rank 0 logs the measured
+ * load imbalance max / mean next to the plan's estimate. */
+int fs_run_agree_busy(fs_run *R, fs_error *err);
 
 /* All-reduce kdone / pdone / hdone; collective. */
 int fs_run_agree_matrices(fs_run *R, fs_error *err);

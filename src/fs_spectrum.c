@@ -59,12 +59,13 @@
 
 #include "fs_petsc.h"
 #include "fs_rsvd.h"
+#include "fs_spectrum_impl.h"
 
 #define FS_SVD_TOL 1e-12      /* residual tolerance, relative to sigma */
-#define FS_SVD_FLOOR 1e-3     /* ... or to this fraction of ||W||_F */
+#define FS_SVD_FLOOR FS_SVD_FLOOR_FRACTION /* ... or to this fraction of ||W||_F */
 #define FS_SVD_ORTH 1e-10     /* accepted |U^T U - I|, |V^T V - I| */
 #define FS_SVD_NULL 1e-6      /* sigma_i <= this * sigma_1: numerically null */
-#define FS_SVD_FALLBACK SVDCROSS
+#define FS_SVD_FALLBACK FS_SVD_FALLBACK_TYPE
 
 /* ------------------------------------------------------------------------ */
 /* Default solver                                                           */
@@ -129,7 +130,7 @@ fs_solver fs_spectrum_choose(int m, int n, int k) {
 /* Sum of squares of x[0..len) (divided by scale unless scale is 0): blocks
  * of 256 summed plainly, block sums combined with Kahan's compensation, so
  * the error is ~256 u instead of len u (Higham, 4.3). */
-static double sumsq(const double *x, size_t len, double scale) {
+double fs_sumsq(const double *x, size_t len, double scale) {
   double sum = 0.0, comp = 0.0;
   for (size_t b = 0; b < len; b += 256) {
     size_t e = b + 256 < len ? b + 256 : len;
@@ -149,7 +150,7 @@ static double sumsq(const double *x, size_t len, double scale) {
 static int frobenius_checked(const double *W, int m, int n, double *fro,
                              fs_error *err) {
   size_t len = (size_t)m * (size_t)n;
-  double ss = sumsq(W, len, 0.0);
+  double ss = fs_sumsq(W, len, 0.0);
   if (isfinite(ss) && ss >= DBL_MIN / DBL_EPSILON) {
     *fro = sqrt(ss); /* the fast path: no overflow, no underflow */
     return 0;
@@ -162,7 +163,7 @@ static int frobenius_checked(const double *W, int m, int n, double *fro,
     if (fabs(W[i]) > amax) amax = fabs(W[i]);
   }
   /* Finite but over- or underflowing squares: rescale by the largest entry. */
-  *fro = amax > 0.0 ? amax * sqrt(sumsq(W, len, amax)) : 0.0;
+  *fro = amax > 0.0 ? amax * sqrt(fs_sumsq(W, len, amax)) : 0.0;
   return 0;
 }
 
@@ -170,7 +171,7 @@ static int frobenius_checked(const double *W, int m, int n, double *fro,
 /* Output helpers                                                           */
 /* ------------------------------------------------------------------------ */
 
-static int alloc_spectrum(fs_spectrum *s, int m, int n, int k, fs_error *err) {
+int fs_spectrum_alloc(fs_spectrum *s, int m, int n, int k, fs_error *err) {
   s->m = m;
   s->n = n;
   s->k = k;
@@ -185,7 +186,7 @@ static int alloc_spectrum(fs_spectrum *s, int m, int n, int k, fs_error *err) {
 
 /* The zero matrix: every singular value is 0 and every orthonormal pair is
  * a singular pair; the defined choice is the leading unit vectors. */
-static void zero_spectrum(fs_spectrum *s) {
+void fs_spectrum_zero(fs_spectrum *s) {
   for (int i = 0; i < s->k; i++) {
     s->sigma[i] = 0.0;
     s->U[i + (size_t)i * s->m] = 1.0;
@@ -199,12 +200,12 @@ static double norm2(const double *x, int len) {
   double scale = 0.0;
   for (int i = 0; i < len; i++)
     if (fabs(x[i]) > scale) scale = fabs(x[i]);
-  return scale > 0.0 ? scale * sqrt(sumsq(x, (size_t)len, scale)) : 0.0;
+  return scale > 0.0 ? scale * sqrt(fs_sumsq(x, (size_t)len, scale)) : 0.0;
 }
 
 /* Normalise u and v (the solvers return unit vectors up to rounding; this
  * makes them unit to the last bit the caller can rely on) and fix the sign. */
-static void normalise_pair(double *u, int m, double *v, int n) {
+void fs_spectrum_normalise_pair(double *u, int m, double *v, int n) {
   double nu = norm2(u, m), nv = norm2(v, n);
   int imax = 0;
   for (int i = 1; i < m; i++)
@@ -276,7 +277,7 @@ static void complete_basis(int len, int k, int first, double *X) {
  * carry the matrix; cross and cyclic compute u = A v / ||A v|| and lose
  * orthogonality where sigma is at the rounding level (rank-deficient W with
  * k > rank).  Complete those; fail if anything else is wrong. */
-static int check_vectors(fs_spectrum *s, fs_error *err) {
+int fs_spectrum_check_vectors(fs_spectrum *s, fs_error *err) {
   double du, dv;
   FS_TRY(orth_defect(s->m, s->k, s->U, &du, err));
   FS_TRY(orth_defect(s->n, s->k, s->V, &dv, err));
@@ -286,7 +287,7 @@ static int check_vectors(fs_spectrum *s, fs_error *err) {
   complete_basis(s->m, s->k, first, s->U);
   complete_basis(s->n, s->k, first, s->V);
   for (int i = first; i < s->k; i++)
-    normalise_pair(s->U + (size_t)i * s->m, s->m, s->V + (size_t)i * s->n, s->n);
+    fs_spectrum_normalise_pair(s->U + (size_t)i * s->m, s->m, s->V + (size_t)i * s->n, s->n);
   FS_TRY(orth_defect(s->m, s->k, s->U, &du, err));
   FS_TRY(orth_defect(s->n, s->k, s->V, &dv, err));
   if (fmax(du, dv) > FS_SVD_ORTH)
@@ -321,27 +322,32 @@ static PetscErrorCode conv_floor(SVD svd, PetscReal sigma, PetscReal res,
 
 /* Configure the solver: ours first, then the options database on top. */
 static int configure(solve_ctx *c, int k, const char *type, fs_error *err) {
-  FS_PETSC(err, SVDCreate(PETSC_COMM_SELF, &c->svd));
-  FS_PETSC(err, SVDSetOperators(c->svd, c->A, NULL));
-  FS_PETSC(err, SVDSetProblemType(c->svd, SVD_STANDARD));
-  FS_PETSC(err, SVDSetType(c->svd, type));
-  FS_PETSC(err, SVDSetWhichSingularTriplets(c->svd, SVD_LARGEST));
-  FS_PETSC(err, SVDSetDimensions(c->svd, k, PETSC_DEFAULT, PETSC_DEFAULT));
-  FS_PETSC(err, SVDSetTolerances(c->svd, FS_SVD_TOL, PETSC_DEFAULT));
-  FS_PETSC(err, SVDSetImplicitTranspose(c->svd, PETSC_TRUE));
-  FS_PETSC(err, SVDSetFromOptions(c->svd));
+  return fs_svd_configure(PETSC_COMM_SELF, c->A, k, type, &c->floor, &c->svd, err);
+}
+
+int fs_svd_configure(MPI_Comm comm, Mat A, int k, const char *type, double *floor, SVD *out,
+                     fs_error *err) {
+  SVD svd;
+  FS_PETSC(err, SVDCreate(comm, &svd));
+  *out = svd; /* the caller destroys it, whatever happens next */
+  FS_PETSC(err, SVDSetOperators(svd, A, NULL));
+  FS_PETSC(err, SVDSetProblemType(svd, SVD_STANDARD));
+  FS_PETSC(err, SVDSetType(svd, type));
+  FS_PETSC(err, SVDSetWhichSingularTriplets(svd, SVD_LARGEST));
+  FS_PETSC(err, SVDSetDimensions(svd, k, PETSC_DEFAULT, PETSC_DEFAULT));
+  FS_PETSC(err, SVDSetTolerances(svd, FS_SVD_TOL, PETSC_DEFAULT));
+  FS_PETSC(err, SVDSetImplicitTranspose(svd, PETSC_TRUE));
+  FS_PETSC(err, SVDSetFromOptions(svd));
 
   /* Our convergence test unless the user chose one (-svd_conv_*), and only
    * for the solvers that accept a user test. */
   SVDConv conv;
   PetscBool krylov;
-  FS_PETSC(err, SVDGetConvergenceTest(c->svd, &conv));
-  FS_PETSC(err, PetscObjectTypeCompareAny((PetscObject)c->svd, &krylov,
-                                          SVDTRLANCZOS, SVDLANCZOS,
+  FS_PETSC(err, SVDGetConvergenceTest(svd, &conv));
+  FS_PETSC(err, PetscObjectTypeCompareAny((PetscObject)svd, &krylov, SVDTRLANCZOS, SVDLANCZOS,
                                           SVDRANDOMIZED, ""));
   if (krylov && conv == (SVDConv)-1)
-    FS_PETSC(err, SVDSetConvergenceTestFunction(c->svd, conv_floor, &c->floor,
-                                                NULL));
+    FS_PETSC(err, SVDSetConvergenceTestFunction(svd, conv_floor, floor, NULL));
   return 0;
 }
 
@@ -357,18 +363,22 @@ static int get_triplet(solve_ctx *c, int i, fs_spectrum *s, fs_error *err) {
   FS_PETSC(err, VecGetArrayRead(c->left, &a));
   memcpy(v, a, sizeof(double) * (size_t)s->n);
   FS_PETSC(err, VecRestoreArrayRead(c->left, &a));
-  normalise_pair(u, s->m, v, s->n);
+  fs_spectrum_normalise_pair(u, s->m, v, s->n);
   s->sigma[i] = sigma;
   return 0;
 }
 
 static int record_solver(solve_ctx *c, fs_spectrum *s, fs_error *err) {
+  return fs_svd_record(c->svd, s, err);
+}
+
+int fs_svd_record(SVD svd, fs_spectrum *s, fs_error *err) {
   SVDType type;
   PetscInt its;
   PetscBool direct;
-  FS_PETSC(err, SVDGetType(c->svd, &type));
-  FS_PETSC(err, SVDGetIterationNumber(c->svd, &its));
-  FS_PETSC(err, PetscObjectTypeCompareAny((PetscObject)c->svd, &direct,
+  FS_PETSC(err, SVDGetType(svd, &type));
+  FS_PETSC(err, SVDGetIterationNumber(svd, &its));
+  FS_PETSC(err, PetscObjectTypeCompareAny((PetscObject)svd, &direct,
                                           SVDLAPACK, SVDSCALAPACK,
                                           SVDELEMENTAL, ""));
   snprintf(s->solver, sizeof s->solver, "%s", type);
@@ -397,7 +407,7 @@ static int solve(solve_ctx *c, const double *W, const char *type,
 
   FS_PETSC(err, MatCreateVecs(c->A, &c->right, &c->left));
   for (int i = 0; i < k; i++) FS_TRY(get_triplet(c, i, s, err));
-  return check_vectors(s, err);
+  return fs_spectrum_check_vectors(s, err);
 }
 
 /* One attempt with solver type (the options database may override it). */
@@ -449,9 +459,9 @@ static int run_rsvd(const double *W, fs_spectrum *s, double floor, fs_error *err
   FS_TRY(fs_rsvd_solve(W, s->m, s->n, s->k, &o, s->sigma, s->U, s->V, &s->its,
                        NULL, err));
   for (int i = 0; i < s->k; i++)
-    normalise_pair(s->U + (size_t)i * s->m, s->m, s->V + (size_t)i * s->n, s->n);
+    fs_spectrum_normalise_pair(s->U + (size_t)i * s->m, s->m, s->V + (size_t)i * s->n, s->n);
   strcpy(s->solver, s->its ? "rsvd" : "rsvd-gram");
-  return check_vectors(s, err);
+  return fs_spectrum_check_vectors(s, err);
 }
 
 static int run_solver(const double *W, fs_spectrum *s, fs_solver solver,
@@ -503,11 +513,11 @@ int fs_spectrum_compute_with(const double *W, int m, int n, int k, fs_solver sol
 
   double fro = 0.0;
   FS_TRY(frobenius_checked(W, m, n, &fro, err));
-  int rc = alloc_spectrum(s, m, n, k, err);
+  int rc = fs_spectrum_alloc(s, m, n, k, err);
   if (!rc) {
     s->fro = fro;
     if (fro == 0.0)
-      zero_spectrum(s);
+      fs_spectrum_zero(s);
     else
       rc = solve_scaled(W, s, solver, fro, err);
   }
