@@ -169,7 +169,7 @@ static const column matrix_columns[] = {
     {"nranks", FS_H5_INT64, 0, m_nranks,
      "ranks that computed its SVD together: 1, or a group over --mem-per-rank (not a result)"},
     {"cost", FS_H5_DOUBLE, 0, m_cost,
-     "the scheduler's cost estimate rows cols (k + 1) + 0.25 bytes read (not a result)"},
+     "the scheduler's cost estimate rows cols (k + 1) + 0.25 bytes read + 2e5 (not a result)"},
     {"status", FS_H5_STRING, 8, m_status, "ok or failed"},
     {"error", FS_H5_STRING, 256, m_error, "reason of a failure"},
 };

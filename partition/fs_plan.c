@@ -164,7 +164,7 @@ static int fill_work(fs_plan *p, int kmax, fs_error *err) {
       w->k = fs_plan_k(kmax, fs_matrix_rows(x), fs_matrix_cols(x));
       int64_t rows = fs_matrix_rows(x), cols = fs_matrix_cols(x);
       w->bytes = bytes_read(&pm->model, x);
-      w->cost = (double)rows * (double)cols * (w->k + 1) + FS_COST_PER_BYTE * w->bytes;
+      w->cost = (double)rows * (double)cols * (w->k + 1) + FS_COST_PER_BYTE * w->bytes + FS_COST_PER_ITEM;
       w->mem = fs_plan_mem_estimate(rows, cols, w->k, 1);
       w->nranks = fs_plan_group_size(rows, cols, w->k, p->mem_per_rank, p->nranks);
       w->first = -1;

@@ -7,7 +7,8 @@
  * tensor data is never read here), so static ownership needs no communication.
  *
  * Cost model (docs/architecture.md): cost = rows * cols * (k + 1) (the
- * products of a Krylov SVD) + FS_COST_PER_BYTE * bytes read.
+ * products of a Krylov SVD) + FS_COST_PER_BYTE * bytes read + FS_COST_PER_ITEM
+ * (creating the solver, opening the tensor).
  *
  * Memory budget (--mem-per-rank): a matrix whose estimated footprint
  * fs_plan_mem_estimate on one rank exceeds the budget gets a group of g
@@ -43,9 +44,11 @@ typedef struct fs_plan_model {
   int64_t mat0, pair0; /* first global matrix and pair of this model */
 } fs_plan_model;
 
-/* Weight of one byte read (decoded to double) in units of the SVD term
- * rows * cols * (k + 1): measured, docs/architecture.md. */
+/* Weight of one stored byte read and decoded, and the fixed cost of an item,
+ * in units of the SVD term rows * cols * (k + 1) (about 1.5-3 ns each on the
+ * development machine): measured, docs/architecture.md. */
 #define FS_COST_PER_BYTE 0.25
+#define FS_COST_PER_ITEM 2e5
 
 typedef enum { FS_SCHED_AUTO, FS_SCHED_LPT, FS_SCHED_DYNAMIC } fs_schedule;
 const char *fs_schedule_name(fs_schedule s);
@@ -62,7 +65,7 @@ typedef struct fs_plan_matrix {
   int model, local; /* model index and matrix index in its graph */
   int k;            /* singular triplets to compute */
   double bytes;     /* bytes read from the checkpoint */
-  double cost;      /* rows * cols * (k + 1) + FS_COST_PER_BYTE * bytes */
+  double cost;      /* rows * cols * (k + 1) + FS_COST_PER_BYTE * bytes + FS_COST_PER_ITEM */
   double mem;       /* estimated peak bytes on one rank (fs_plan_mem_estimate, g = 1) */
   int nranks;       /* ranks of its group: 1 = computed alone on PETSC_COMM_SELF */
   int first;        /* first rank of the group (nranks > 1) */

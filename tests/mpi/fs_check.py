@@ -8,6 +8,7 @@
                                 ranks), timings and provenance aside
   fs_check.py close A.h5 B.h5.. the same up to rounding, for runs where groups of
                                 ranks computed some SVDs (--mem-per-rank)
+  fs_check.py groups OUT.h5 N   at least N matrices were computed by groups, all ok
   fs_check.py convert CONVERTED ORIGINAL DTYPE same|gguf
                                 a file written by flagscope convert equals the original
                                 (same names, or GGUF names mapped to Hugging Face ones)
@@ -543,6 +544,15 @@ def check_close(paths):
           max([v for n, v in worst.items() if n not in ("matrices/sigma", "pairs/theta")] or [0])))
 
 
+def check_groups(path, least):
+    """At least LEAST matrices were computed by groups of ranks, all of them ok."""
+    m = h5py.File(path, "r")["matrices"]
+    g = m["nranks"][()] > 1
+    assert g.sum() >= int(least), "%d matrices on groups, expected at least %s" % (g.sum(), least)
+    assert np.all(m["status"][g] == b"ok"), m["error"][g]
+    print("%d matrices computed by groups of %s ranks" % (g.sum(), sorted(set(m["nranks"][g].tolist()))))
+
+
 def check_expect(path, model, status, text=""):
     f = h5py.File(path, "r")
     mo = f["models"]
@@ -837,6 +847,7 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"numbers": lambda: check_numbers(*args), "same": lambda: check_same(args),
      "close": lambda: check_close(args),
+     "groups": lambda: check_groups(*args),
      "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args),
      "schema": lambda: check_schema(*args), "match": lambda: check_match(*args),
      "heads": lambda: check_heads(*args), "exact_path": lambda: check_exact_path(*args)}[cmd]()
