@@ -1,5 +1,5 @@
 /*
- * bench_sched - makespan of the static LPT assignment (fs_plan_assign) and of
+ * bench_sched - makespan of the static LPT assignment (fs_plan_assign_costs) and of
  * the dynamic queue (partition/fs_queue.c: self-scheduling over the items
  * sorted by decreasing estimated cost) on a synthetic heterogeneous zoo,
  * against the lower bound max(sum of times / ranks, largest time).
@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
       double lb = fmax(sum / nr, largest), r[4];
       for (int v = 0; v < 4; v++) {
         const int *gv = v < 2 ? NULL : g;
-        if (fs_plan_assign(est, gv, n, nr, 0, owner, load, order) < 0) return 1;
+        if (fs_plan_assign_costs(est, gv, n, nr, 0, owner, load, order) < 0) return 1;
         r[v] = simulate(order, owner, gv, real, n, nr, v % 2, 5e3) / lb;
       }
       printf("| %.1f | %d | %.4g | %.3f | %.3f | %d | %.3f | %.3f |\n", sigmas[si], nr, lb, r[0],

@@ -30,3 +30,37 @@ print("grouped matrices of every kind:", kinds)
 PY
 "$py" "$dir/fs_check.py" close "$out/np1.h5" "$out/np4_groups.h5" "$out/np3_groups.h5"
 "$py" "$dir/fs_check.py" numbers "$out/np4_groups.h5"
+
+# A NaN in the rows one group member reads (row 50 of 64: the second rank's
+# block): the whole group fails that matrix together, no rank waits, the
+# leader records the member's message, the other model completes, exit 1.
+"$py" - "$out/nan.safetensors" <<'PY'
+import json, struct, sys
+import numpy as np
+rng = np.random.default_rng(1)
+a, b = rng.standard_normal((64, 48)), rng.standard_normal((32, 64))
+a[50, 3] = np.nan
+hdr, blobs, off = {}, [], 0
+for name, t in (("net.0.weight", a), ("net.2.weight", b)):
+    raw = t.astype("<f4").tobytes()
+    hdr[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+    off += len(raw)
+    blobs.append(raw)
+h = json.dumps(hdr).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+PY
+status=0
+"$mpirun" -n 2 --oversubscribe "$fs" analyze --quiet --k 8 --mem-per-rank 1K -o "$out/nan.h5" \
+  "$out/nan.safetensors" "$out/cnn/model.safetensors" 2> "$out/nan.log" || status=$?
+test "$status" = 1 || { cat "$out/nan.log"; echo "exit status $status, expected 1"; exit 1; }
+test "$(grep -c 'row 50, column 3' "$out/nan.log")" = 1 || { cat "$out/nan.log"; exit 1; }
+"$py" - "$out/nan.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+m, mo = f["matrices"], f["models"]
+assert m["nranks"][0] == 2 and m["status"][0] == b"failed", (m["nranks"][0], m["status"][0])
+assert b"row 50, column 3" in m["error"][0], m["error"][0]
+assert list(mo["status"][()]) == [b"partial", b"ok"], mo["status"][()]
+print("NaN in a group member's rows: recorded once by the leader:", m["error"][0].decode()[-60:])
+PY

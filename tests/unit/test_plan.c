@@ -122,7 +122,7 @@ END_TEST
 
 static double assign(const double *cost, const int *g, int n, int nranks, int dynamic, int *owner,
                      double *load) {
-  double mk = fs_plan_assign(cost, g, n, nranks, dynamic, owner, load, NULL);
+  double mk = fs_plan_assign_costs(cost, g, n, nranks, dynamic, owner, load, NULL);
   ck_assert_double_ge(mk, 0);
   return mk;
 }
