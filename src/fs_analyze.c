@@ -281,7 +281,14 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
   fs_run R;
   double t0 = MPI_Wtime();
   FS_TRY(fs_run_init(&R, comm, paths, nmodels, o, err));
-  if (o->log && R.rank == 0) fs_run_log_plan(&R);
+  if (o->log && R.rank == 0) {
+    fs_run_log_plan(&R);
+    fflush(o->log);
+  }
+  /* The plan's lines leave rank 0 before any rank logs an item error: mpirun
+   * forwards each rank's stderr in chunks, not lines, and the dynamic queue
+   * starts every rank at once, so they would interleave mid-line. */
+  MPI_Barrier(R.comm);
   compute_spectra(&R);
   R.time[FS_STAGE_SPECTRA] = MPI_Wtime() - t0;
   int rc = fs_run_agree_owners(&R, err);
