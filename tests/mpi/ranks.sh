@@ -64,3 +64,21 @@ assert b"row 50, column 3" in m["error"][0], m["error"][0]
 assert list(mo["status"][()]) == [b"partial", b"ok"], mo["status"][()]
 print("NaN in a group member's rows: recorded once by the leader:", m["error"][0].decode()[-60:])
 PY
+
+# An injected read fault on one member (rank 1) of every group of model 0
+# (FLAGSCOPE_FAULT, src/fs_fault.h): agreed inside each group before its
+# collectives, so nobody hangs; model 0 partial, the other model whole.
+status=0
+FLAGSCOPE_FAULT=read@1/0 timeout 120 "$mpirun" -n 2 --oversubscribe "$fs" analyze --quiet --k 8 \
+  --mem-per-rank 1K -o "$out/fault.h5" "$out/nan.safetensors" "$out/cnn/model.safetensors" \
+  2> "$out/fault.log" || status=$?
+test "$status" = 1 || { cat "$out/fault.log"; echo "fault: exit status $status, expected 1"; exit 1; }
+"$py" - "$out/fault.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+m, mo = f["matrices"], f["models"]
+mine = m["model"][()] == 0
+assert all(b"injected fault" in e for e in m["error"][mine]), m["error"][mine]
+assert (m["nranks"][mine] == 2).all() and list(mo["status"][()]) == [b"partial", b"ok"]
+print("fault on one group member: agreed, recorded, the other model whole")
+PY
