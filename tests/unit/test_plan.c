@@ -220,11 +220,16 @@ START_TEST(budget_in_plan) {
   fs_error e;
   ck_assert_msg(!fs_plan_build_opts(paths, 1, &o, 3, &p, &e), "%s", e.msg);
   ck_assert_int_eq(p.schedule, FS_SCHED_LPT);
-  int64_t groups = 0;
+  int64_t groups = 0, whole = 0;
   for (int64_t i = 0; i < p.nmat; i++) {
     const fs_plan_matrix *w = &p.mat[i];
     int g = fs_plan_group_size(fs_matrix_rows(fs_plan_matrix_of(&p, i)),
                                fs_matrix_cols(fs_plan_matrix_of(&p, i)), w->k, o.mem_per_rank, 3);
+    int classifier = 0; /* its statistics need every row: kept whole */
+    for (int64_t j = 0; j < p.npair; j++)
+      classifier |= p.pair[j].reader == i &&
+                    p.models[0].graph.pair[p.pair[j].local].type == FS_PAIR_CLASSIFIER;
+    if (classifier && g > 1) whole++, g = 1;
     ck_assert_int_eq(w->nranks, g);
     if (g > 1) {
       groups++;
@@ -234,6 +239,8 @@ START_TEST(budget_in_plan) {
   }
   ck_assert_int_eq(groups, p.ngroup);
   ck_assert_int_gt(groups, 0);
+  ck_assert_int_eq(whole, p.nwhole);
+  ck_assert_int_eq(whole, 1); /* output.weight, 512 x 64 */
   for (int64_t i = 0; i < p.npair; i++) ck_assert_int_eq(p.pair[i].owner, p.mat[p.pair[i].writer].owner);
   fs_plan_free(&p);
   free(paths[0]);
