@@ -8,10 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+
 #include "fs_analyze.h"
 #include "fs_cmd.h"
+#include "fs_manifest.h"
 #include "fs_petsc.h"
 #include "fs_plan.h"
+#include "fs_progress.h"
+#include "fs_zoo.h"
 
 /* ---- argument lists ----------------------------------------------------------- */
 
@@ -35,28 +40,20 @@ static void strlist_free(strlist *l) {
   free(l->v);
 }
 
-/* One model path per line; blank lines and '#' comments skipped; relative
- * paths are relative to the manifest's directory. */
-static int read_manifest(const char *path, strlist *models) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    fprintf(stderr, "flagscope: error: %s: cannot read the manifest: %s\n", path, strerror(errno));
+/* The manifest's models after those of the command line; its bad lines are
+ * reported and skipped (counted in *nbad), the other models go on. */
+static int read_manifest(const char *path, strlist *models, strlist *tags, strlist *bad) {
+  fs_manifest m;
+  fs_error err;
+  if (fs_manifest_read(path, &m, &err)) {
+    fprintf(stderr, "flagscope: error: %s\n", err.msg);
     return FS_ERR;
   }
-  const char *slash = strrchr(path, '/');
-  int dirlen = slash ? (int)(slash - path) : 0;
-  char line[4096], full[8300];
   int rc = 0;
-  while (!rc && fgets(line, sizeof line, f)) {
-    char *s = line + strspn(line, " \t");
-    s[strcspn(s, "#\r\n")] = '\0';
-    for (size_t n = strlen(s); n && (s[n - 1] == ' ' || s[n - 1] == '\t'); n--) s[n - 1] = '\0';
-    if (!*s) continue;
-    if (*s == '/' || !dirlen) snprintf(full, sizeof full, "%s", s);
-    else snprintf(full, sizeof full, "%.*s/%s", dirlen, path, s);
-    rc = strlist_add(models, full);
-  }
-  fclose(f);
+  for (int i = 0; i < m.nbad && !rc; i++) rc = strlist_add(bad, m.bad[i]); /* printed by rank 0 */
+  for (int i = 0; i < m.n && !rc; i++)
+    rc = strlist_add(models, m.entry[i].path) || strlist_add(tags, m.entry[i].tags) ? FS_ERR : 0;
+  fs_manifest_free(&m);
   return rc;
 }
 
@@ -92,10 +89,20 @@ static double parse_bytes(const char *s) {
 
 typedef struct analyze_args {
   fs_analyze_opts opts;
-  strlist models, petsc;
-  const char *zoo;
-  int quiet;
+  strlist models, tags, petsc;
+  const char *zoo, *outdir;
+  strlist bad; /* manifest lines skipped */
+  int quiet, task, ntasks;
 } analyze_args;
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end || errno || v < lo || v > hi) return FS_ERR;
+  *out = (int)v;
+  return 0;
+}
 
 static int parse_analyze(int argc, char **argv, analyze_args *a) {
   fs_analyze_defaults(&a->opts);
@@ -107,10 +114,19 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
         !strcmp(s, "--k") || !strcmp(s, "--eps") || !strcmp(s, "--tau") ||
         !strcmp(s, "--energy") || !strcmp(s, "--rank-tol") || !strcmp(s, "--head-threshold") ||
         !strcmp(s, "--commutator") || !strcmp(s, "--solver") || !strcmp(s, "--align-ratio") ||
-        !strcmp(s, "--align-kappa") || !strcmp(s, "--mem-per-rank") || !strcmp(s, "--schedule")) {
+        !strcmp(s, "--align-kappa") || !strcmp(s, "--mem-per-rank") || !strcmp(s, "--schedule") ||
+        !strcmp(s, "--outdir") || !strcmp(s, "--task") || !strcmp(s, "--ntasks")) {
       if (!val) return usage_error("option %s needs a value", s);
       i++;
       if (s[1] == 'o' || !strcmp(s, "--output")) a->opts.output = val;
+      else if (!strcmp(s, "--outdir")) a->outdir = val;
+      else if (!strcmp(s, "--task")) {
+        if (parse_int(val, 0, 1000000, &a->task))
+          return usage_error("--task wants an integer >= 0, not '%s'", val);
+      } else if (!strcmp(s, "--ntasks")) {
+        if (parse_int(val, 1, 1000000, &a->ntasks))
+          return usage_error("--ntasks wants an integer >= 1, not '%s'", val);
+      }
       else if (!strcmp(s, "--zoo")) a->zoo = val;
       else if (!strcmp(s, "--solver")) {
         if (fs_solver_parse(val, &a->opts.solver))
@@ -172,10 +188,14 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
         strlist_add(&a->petsc, argv[++i]);
     } else {
       strlist_add(&a->models, s);
+      strlist_add(&a->tags, "");
     }
   }
-  if (a->zoo && read_manifest(a->zoo, &a->models)) return EXIT_USAGE;
-  if (!a->models.n && !a->zoo && read_manifest(FLAGSCOPE_EXAMPLES_DIR "/manifest.txt", &a->models))
+  if (a->task >= a->ntasks) return usage_error("%s", "--task must be below --ntasks");
+  if (a->ntasks > 1 && !a->outdir) return usage_error("%s", "--task/--ntasks need --outdir");
+  if (a->zoo && read_manifest(a->zoo, &a->models, &a->tags, &a->bad)) return EXIT_USAGE;
+  if (!a->models.n && !a->zoo &&
+      read_manifest(FLAGSCOPE_EXAMPLES_DIR "/manifest.txt", &a->models, &a->tags, &a->bad))
     return EXIT_USAGE;
   if (!a->models.n) return usage_error("%s", "no models to analyse");
   return EXIT_OK;
@@ -192,9 +212,79 @@ static char *join_args(int argc, char **argv) {
   return s;
 }
 
+/* ---- zoo mode: model by model into --outdir -------------------------------- */
+
+static volatile sig_atomic_t stop_requested;
+static void on_stop_signal(int sig) { (void)sig, stop_requested = 1; }
+
+/* After PetscInitialize, whose own handlers would abort on SIGTERM. */
+static void catch_stop_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+}
+
+static double progress_interval(void) {
+  const char *s = getenv("FLAGSCOPE_PROGRESS_SECONDS");
+  double v = s ? strtod(s, NULL) : 30;
+  return v >= 0 ? v : 30;
+}
+
+/* What a record must match for a model file to be reused: every option that
+ * changes the numbers. */
+static char *options_string(const analyze_args *a) {
+  const fs_analyze_opts *o = &a->opts;
+  char buf[4096];
+  int n = snprintf(buf, sizeof buf, "kmax=%d tau=%.17g k_policy=%s k_value=%.17g full_spectrum=%d eps=",
+                   o->kmax, o->tau, fs_rank_policy_name(o->rank_policy),
+                   o->rank_policy == FS_RANK_FIXED ? 0.0 : o->rank_param, o->full_spectrum);
+  for (int e = 0; e < o->neps && n < (int)sizeof buf; e++)
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%.17g", e ? "," : "", o->eps_deg[e]);
+  for (int i = 1; i < a->petsc.n && n < (int)sizeof buf; i++)
+    n += snprintf(buf + n, sizeof buf - (size_t)n, " %s", a->petsc.v[i]);
+  return strdup(buf);
+}
+
+static int run_zoo(analyze_args *a, int rank, fs_progress *P) {
+  fs_manifest m = {0};
+  m.n = a->models.n;
+  m.entry = calloc((size_t)m.n + 1, sizeof *m.entry);
+  char *options = options_string(a);
+  if (!m.entry || !options) {
+    free(m.entry), free(options);
+    return EXIT_FAILED;
+  }
+  for (int i = 0; i < m.n; i++) m.entry[i] = (fs_manifest_entry){a->models.v[i], a->tags.v[i], 0};
+  int lo, hi;
+  fs_zoo_share(m.n, a->task, a->ntasks, &lo, &hi);
+  char label[64];
+  snprintf(label, sizeof label, "task %d/%d", a->task, a->ntasks);
+  fs_progress_init(P, rank == 0 ? stderr : NULL, label, hi - lo, progress_interval());
+  catch_stop_signals();
+  fs_zoo_opts z = {a->outdir, a->task, a->ntasks, options, &stop_requested, P};
+  fs_zoo_counts c;
+  fs_error err;
+  fs_error_clear(&err);
+  int rc = fs_zoo_run(PETSC_COMM_WORLD, &m, &a->opts, &z, &c, &err);
+  if (rc && rank == 0) fprintf(stderr, "flagscope: error: %s\n", err.msg);
+  else if (rank == 0)
+    fprintf(stderr, "flagscope: task %d/%d: models %d..%d of %d: %d analysed (%d again after damage, "
+            "%d failed), %d already complete%s\n", a->task, a->ntasks, lo, hi - 1, m.n,
+            c.analysed, c.redone, c.failed, c.skipped,
+            c.stopped ? "; stopped by a signal, rerun to finish" : "");
+  free(m.entry), free(options);
+  if (rc) return EXIT_FAILED;
+  if (c.stopped) return EXIT_INTERRUPTED;
+  return c.failed || a->bad.n ? EXIT_FAILED : EXIT_OK;
+}
+
 int cmd_analyze(int argc, char **argv) {
   analyze_args a;
   memset(&a, 0, sizeof a);
+  a.ntasks = 1;
   int rc = parse_analyze(argc, argv, &a);
   if (rc) goto done;
   fs_error err;
@@ -212,20 +302,30 @@ int cmd_analyze(int argc, char **argv) {
   a.opts.command_line = cmdline;
   a.opts.summary = (rank == 0 && !a.quiet) ? stdout : NULL;
   a.opts.log = stderr;
+  a.opts.model_tags = a.tags.v;
+  for (int i = 0; i < a.bad.n && rank == 0; i++)
+    fprintf(stderr, "flagscope: error: %s (line skipped)\n", a.bad.v[i]);
+  fs_progress P;
+  fs_progress_init(&P, rank == 0 && !a.quiet ? stderr : NULL, "", 0, progress_interval());
+  a.opts.progress = &P;
   int nfailed = 0;
-  if (fs_analyze(PETSC_COMM_WORLD, a.models.v, a.models.n, &a.opts, &nfailed, &err)) {
+  if (a.outdir) {
+    rc = run_zoo(&a, rank, &P);
+  } else if (fs_analyze(PETSC_COMM_WORLD, a.models.v, a.models.n, &a.opts, &nfailed, &err)) {
     if (rank == 0) fprintf(stderr, "flagscope: error: %s\n", err.msg);
     rc = EXIT_FAILED;
   } else {
     if (rank == 0)
       fprintf(stderr, "flagscope: wrote %s (%d of %d models analysed%s)\n", a.opts.output,
               a.models.n - nfailed, a.models.n, nfailed ? "; see the errors above" : "");
-    rc = nfailed ? EXIT_FAILED : EXIT_OK;
+    rc = nfailed || a.bad.n ? EXIT_FAILED : EXIT_OK;
   }
   free(cmdline);
   fs_petsc_finalize();
 done:
   strlist_free(&a.models);
+  strlist_free(&a.tags);
+  strlist_free(&a.bad);
   strlist_free(&a.petsc);
   return rc;
 }

@@ -39,12 +39,20 @@ static const char *usage_text =
     "                       run's --head-threshold)\n"
     "  compare A.h5 B.h5 ... [--csv DIR]\n"
     "                       the zoo tables of several runs as one, families ranked\n"
+    "  merge DIR --zoo MANIFEST [-o ZOO.h5]\n"
+    "                       the per-model files of analyze --outdir DIR as one file, the\n"
+    "                       schema of a direct analysis of the zoo; lists missing, damaged\n"
+    "                       and failed models (serial, no mpirun needed)\n"
     "\n"
     "analyze options:\n"
     "  -o, --output FILE    HDF5 output (default flagscope.h5; written as FILE.partial\n"
     "                       and renamed when complete)\n"
-    "  --zoo MANIFEST       models listed one per line ('#' comments; paths relative to\n"
-    "                       the manifest)\n"
+    "  --zoo MANIFEST       models listed one per line: PATH [key=value tags...] ('#'\n"
+    "                       comments; paths relative to the manifest; docs/user-guide.md)\n"
+    "  --outdir DIR         zoo mode: one durable file per model in DIR, complete ones\n"
+    "                       skipped, damaged ones redone; SIGTERM/SIGUSR1 stop after the\n"
+    "                       model in flight with exit status 3 (rerun to resume)\n"
+    "  --task I --ntasks N  with --outdir: only share I of N of the models (job arrays)\n"
     "  --k N                singular triplets per matrix, capped by its shape (default 64);\n"
     "                       the fixed rank policy, and the cap k_max of the others\n"
     "  --energy F           rank policy: keep the smallest k whose sigma_i^2 sum to F of\n"
@@ -101,7 +109,8 @@ static const char *usage_text =
     "  --k N, --quiet, -svd_type T, ...   as for analyze\n"
     "\n"
     "  -h, --help           this text;  --version  the version\n"
-    "exit status: 0 all models analysed, 1 some models failed, 2 usage error\n";
+    "exit status: 0 all models analysed, 1 some models failed, 2 usage error,\n"
+    "             3 zoo run stopped by a signal (rerun to finish)\n";
 
 int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "flagscope: ");
@@ -135,5 +144,6 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "trajectory")) return cmd_trajectory(argc, argv);
   if (!strcmp(argv[1], "report")) return cmd_report(argc, argv);
   if (!strcmp(argv[1], "compare")) return cmd_compare(argc, argv);
+  if (!strcmp(argv[1], "merge")) return cmd_merge(argc, argv);
   return usage_error("unknown command '%s'", argv[1]);
 }

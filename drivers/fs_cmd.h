@@ -7,7 +7,9 @@
 #ifndef FS_CMD_H
 #define FS_CMD_H
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+/* EXIT_INTERRUPTED: a zoo run stopped by SIGTERM/SIGUSR1 after its model in
+ * flight; what is done is kept, rerun (requeue) to finish. */
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
 
 /* Prints "flagscope: <fmt with arg>" and the --help hint on stderr; returns EXIT_USAGE. */
 int usage_error(const char *fmt, const char *arg);
@@ -22,5 +24,6 @@ int cmd_compare(int argc, char **argv);
 
 /* An output directory, created if missing (cmd_report.c); 0 or FS_ERR with a message. */
 int cmd_ensure_dir(const char *dir);
+int cmd_merge(int argc, char **argv);
 
 #endif

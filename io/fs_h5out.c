@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 struct fs_h5 {
@@ -45,14 +46,39 @@ int fs_h5_create(MPI_Comm comm, const char *path, fs_h5 **out, fs_error *err) {
   return 0;
 }
 
+/* fsync a file or a folder by name; 0 or -1. */
+int fs_h5_fsync_path(const char *path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+/* The folder of path, for the fsync that makes a rename durable. */
+static void parent_dir(const char *path, char *dir, size_t n) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, n, ".");
+  else if (slash == path) snprintf(dir, n, "/");
+  else snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
 int fs_h5_close(fs_h5 *h, int commit, fs_error *err) {
   if (!h) return 0;
   int rc = H5Fclose(h->file) < 0 ? fs_fail(err, "%s: closing the HDF5 file failed", h->partial) : 0;
   MPI_Barrier(h->comm); /* every rank's data is on disk before the rename */
   if (h->rank == 0) {
     if (commit && !rc) {
-      if (rename(h->partial, h->path) != 0)
+      /* Data before name: a crash after the rename must find complete data
+       * (ext4/xfs order neither for us).  Then the folder, for the name. */
+      char dir[4096];
+      parent_dir(h->path, dir, sizeof dir);
+      if (fs_h5_fsync_path(h->partial) != 0)
+        rc = fs_fail(err, "%s: cannot flush %s to disk", h->path, h->partial);
+      else if (rename(h->partial, h->path) != 0)
         rc = fs_fail(err, "%s: cannot rename %s into place", h->path, h->partial);
+      else
+        fs_h5_fsync_path(dir); /* best effort: some file systems refuse a folder fsync */
     } else {
       unlink(h->partial);
     }

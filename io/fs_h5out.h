@@ -27,8 +27,12 @@ typedef enum { FS_H5_DOUBLE, FS_H5_INT64, FS_H5_STRING } fs_h5_type;
 
 int fs_h5_create(MPI_Comm comm, const char *path, fs_h5 **out, fs_error *err);
 
-/* Close; with commit, rename PATH.partial to PATH (else remove it). */
+/* Close; with commit, fsync PATH.partial, rename it to PATH and fsync the
+ * folder (else remove it).  Collective. */
 int fs_h5_close(fs_h5 *h, int commit, fs_error *err);
+
+/* fsync a file (or folder) by name: 0, or -1 with errno. */
+int fs_h5_fsync_path(const char *path);
 
 int fs_h5_group(fs_h5 *h, const char *path, fs_error *err);
 

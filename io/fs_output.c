@@ -20,6 +20,7 @@
 #include "fs_h5out.h"
 #include "fs_output_extra.h"
 #include "fs_output_table.h"
+#include "fs_killpoint.h"
 
 
 /* ---- /matrices ------------------------------------------------------------ */
@@ -299,6 +300,9 @@ static void o_pair0(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I
 static void o_heads(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->graph.n_head); }
 static void o_kv(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->graph.n_head_kv); }
 static void o_hd(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->graph.head_dim); }
+static void o_tags(const fs_run *R, int64_t m, void *dst, size_t width) {
+  PUT_S("%s", R->opts->model_tags && R->opts->model_tags[m] ? R->opts->model_tags[m] : "");
+}
 
 static const column model_columns[] = {
     {"path", FS_H5_STRING, 512, o_path, "checkpoint file as given"},
@@ -316,6 +320,9 @@ static const column model_columns[] = {
     {"n_head", FS_H5_INT64, 0, o_heads, "attention heads (0 if none or unknown)"},
     {"n_head_kv", FS_H5_INT64, 0, o_kv, "key/value heads"},
     {"head_dim", FS_H5_INT64, 0, o_hd, "head size"},
+    {"tags", FS_H5_STRING, 512, o_tags,
+     "key=value tags of the model's manifest line (seed=3 step=1000 family=mlp ...), space-separated; "
+     "empty if none"},
 };
 
 /* ---- writing ----------------------------------------------------------------- */
@@ -487,6 +494,7 @@ int fs_output_write(fs_run *R, const fs_zoo_stats *z, fs_error *err) {
   FS_TRY(fs_h5_create(R->comm, R->opts->output, &h, err));
   R->time[FS_STAGE_WRITE] = 0;
   int rc = write_all(R, z, h, err);
+  fs_killpoint("write", R->rank);
   fs_error e2;
   int rc2 = fs_h5_close(h, rc == 0, rc ? &e2 : err);
   R->time[FS_STAGE_WRITE] = MPI_Wtime() - t0;

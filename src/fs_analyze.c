@@ -17,6 +17,7 @@
 #include "fs_fault.h"
 #include "fs_h5out.h"
 #include "fs_heads.h"
+#include "fs_killpoint.h"
 #include "fs_load.h"
 #include "fs_pair.h"
 #include "fs_plan.h"
@@ -24,6 +25,7 @@
 #include "fs_spectrum.h"
 #include "fs_spectrum_dist.h"
 #include "fs_output.h"
+#include "fs_progress.h"
 #include "fs_reduce.h"
 #include "fs_run.h"
 
@@ -73,6 +75,7 @@ static int compute_one(fs_run *R, int64_t gi, MPI_Comm group, fs_error *err) {
       return fs_fail(err, "%s: matrix '%s': cannot read the tensor (injected fault)",
                      R->plan.models[mi].path, x->name);
     FS_TRY(fs_load_matrix(model, x, &W, err));
+    fs_killpoint("read", R->rank);
     R->read_seconds += MPI_Wtime() - t0;
     double bytes = 8.0 * m * n;
     if (bytes > R->largest_owned) R->largest_owned = bytes;
@@ -131,12 +134,15 @@ static int compute_one(fs_run *R, int64_t gi, MPI_Comm group, fs_error *err) {
  * shared queue's single-rank items.  Only the owner (a group's leader)
  * records an item's outcome. */
 static void compute_spectra(fs_run *R) {
+  fs_progress *P = R->opts->progress;
+  if (P) fs_progress_begin(P, R->comm, R->plan.nmat); /* collective, before the queue's */
   fs_queue q;
   fs_error e;
   fs_error_clear(&e);
   if (fs_queue_begin(&q, &R->plan, R->comm, &e)) { /* on every rank: all items fail */
     for (int64_t i = 0; i < R->plan.nmat; i++) fs_run_set_error(&R->mat_error[i], e.msg);
     if (R->opts->log && !R->rank) fprintf(R->opts->log, "flagscope: error: %s\n", e.msg);
+    if (P) fs_progress_end(P);
     return;
   }
   int64_t gi;
@@ -150,10 +156,13 @@ static void compute_spectra(fs_run *R) {
       if (owner && R->opts->log) fprintf(R->opts->log, "flagscope: error: %s\n", e.msg);
     } else if (owner) {
       R->kdone[gi] = R->spec[gi].k;
+      fs_killpoint("spectrum", R->rank);
     }
     R->busy += MPI_Wtime() - t0;
+    if (P && owner) fs_progress_tick(P); /* the owner counts a group's matrix once */
   }
   fs_queue_end(&q);
+  if (P) fs_progress_end(P); /* collective: every rank, whatever its items did */
 }
 
 /* ---- exchange of reader bases ------------------------------------------- */
@@ -270,6 +279,7 @@ static void compute_pairs(fs_run *R, const char *exchange_error) {
                                 fs_plan_matrix_of(&R->plan, q->reader)->name, e.msg);
     } else {
       R->pdone[p] = 1;
+      fs_killpoint("pair", R->rank);
     }
   }
 }

@@ -47,9 +47,11 @@ typedef struct fs_analyze_opts {
   const char *output;            /* HDF5 file */
   const char *command_line;      /* recorded as provenance */
   FILE *summary;                 /* rank 0 prints the summary table here; NULL: none */
-  FILE *log;                     /* progress and per-item errors; NULL: none */
+  FILE *log;                     /* per-item errors; NULL: none */
   double mem_per_rank;           /* bytes per rank for one matrix; 0: no budget (fs_plan.h) */
   int schedule;                  /* fs_schedule: auto (default), lpt or dynamic */
+  char *const *model_tags;       /* NULL, or per model its manifest tags ("seed=1 step=10") */
+  struct fs_progress *progress;  /* NULL, or the progress reporter (src/fs_progress.h) */
 } fs_analyze_opts;
 
 void fs_analyze_defaults(fs_analyze_opts *o);
