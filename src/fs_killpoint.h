@@ -4,7 +4,8 @@
  *   FLAGSCOPE_KILL_AT=STAGE[@N][:SIGNAL]   FLAGSCOPE_KILL_RANK=R (default 0)
  *
  * The N-th time (default 1) rank R reaches the named stage, it raises SIGNAL
- * (KILL by default; TERM and USR1 test the graceful stop).  Stages:
+ * (KILL by default; TERM and USR1 test the graceful stop; PAUSE sleeps 3 s
+ * instead, a window for a test to signal mpirun).  Stages:
  *   read      a matrix's weights are read (before its SVD)
  *   spectrum  a matrix's spectrum is computed
  *   pair      a pair's diagnostics are computed

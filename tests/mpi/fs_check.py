@@ -9,6 +9,10 @@
   fs_check.py close A.h5 B.h5.. the same up to rounding, for runs where groups of
                                 ranks computed some SVDs (--mem-per-rank)
   fs_check.py groups OUT.h5 N   at least N matrices were computed by groups, all ok
+  fs_check.py zoo DIRECT.h5 MERGED.h5..
+                                a merged zoo (flagscope merge) equals the direct analysis:
+                                `same`, plus the same models in the same order, none
+                                missing, none twice, and consistent row offsets
   fs_check.py convert CONVERTED ORIGINAL DTYPE same|gguf
                                 a file written by flagscope convert equals the original
                                 (same names, or GGUF names mapped to Hugging Face ones)
@@ -553,6 +557,35 @@ def check_groups(path, least):
     print("%d matrices computed by groups of %s ranks" % (g.sum(), sorted(set(m["nranks"][g].tolist()))))
 
 
+def check_zoo(paths):
+    """A merged zoo equals the direct analysis of the zoo.  The comparison is
+    `same`: every dataset, with timings and placement (seconds, rank,
+    iterations: they depend on the ranks and the load) and the root attributes
+    command_line, created, mpi_size and seconds_plan_spectra_pairs_write left
+    out (they describe the run, not the results).  Beyond it: one row per
+    manifest model in the same order, no path twice, and offsets that index
+    each model's own rows."""
+    check_same(paths)
+    ref = h5py.File(paths[0], "r")
+    want = [s(p) for p in ref["models/path"][()]]
+    for other in paths[1:]:
+        f = h5py.File(other, "r")
+        got = [s(p) for p in f["models/path"][()]]
+        assert got == want, "models differ: %s" % (set(got) ^ set(want) or "order")
+        assert len(set(got)) == len(got), "a model appears twice"
+        mo, mx, pa = f["models"], f["matrices"], f["pairs"]
+        for i in range(len(got)):
+            m0, nm = int(mo["matrix_start"][i]), int(mo["n_matrices"][i])
+            p0, npr = int(mo["pair_start"][i]), int(mo["n_pairs"][i])
+            assert (mx["model"][m0:m0 + nm] == i).all(), "matrix rows of model %d" % i
+            assert (pa["model"][p0:p0 + npr] == i).all(), "pair rows of model %d" % i
+            w, r = pa["writer"][p0:p0 + npr], pa["reader"][p0:p0 + npr]
+            assert ((w >= m0) & (w < m0 + nm) & (r >= m0) & (r < m0 + nm)).all(), "pairs of model %d" % i
+        off, k = mx["sigma_offset"][()], mx["k"][()]
+        assert (off == np.concatenate([[0], np.cumsum(k)[:-1]])).all(), "sigma offsets"
+    print("merged zoo: %d models, none missing or twice" % len(want))
+
+
 def check_expect(path, model, status, text=""):
     f = h5py.File(path, "r")
     mo = f["models"]
@@ -848,6 +881,7 @@ if __name__ == "__main__":
     {"numbers": lambda: check_numbers(*args), "same": lambda: check_same(args),
      "close": lambda: check_close(args),
      "groups": lambda: check_groups(*args),
+     "zoo": lambda: check_zoo(args),
      "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args),
      "schema": lambda: check_schema(*args), "match": lambda: check_match(*args),
      "heads": lambda: check_heads(*args), "exact_path": lambda: check_exact_path(*args)}[cmd]()
