@@ -14,14 +14,20 @@
 #include "fs_complete.h"
 #include "fs_h5out.h"
 
-static const char *const GROUPS[] = {"/models", "/matrices", "/pairs"};
-#define NGROUPS 3
+#define MAXGROUPS 16
 #define MAXSETS 256
 
 typedef struct names {
   int n;
   char name[MAXSETS][64];
 } names;
+
+/* The tables of the first file: every group at the root. */
+typedef struct layout {
+  int ngroups;
+  char group[MAXGROUPS][64];
+  names sets[MAXGROUPS];
+} layout;
 
 static herr_t add_name(hid_t g, const char *name, const H5L_info_t *info, void *data) {
   (void)g, (void)info;
@@ -41,22 +47,48 @@ static int64_t dataset_len(hid_t f, const char *path) {
   return ok ? (int64_t)n : -1;
 }
 
-/* The value that renumbers dataset name of group gi of file f: what the
- * files before contributed to the table or ragged dataset it points into. */
-typedef struct offsets {
-  int64_t models, matrices, pairs, ragged[NGROUPS][MAXSETS];
-} offsets;
+/* Columns that index other rows or ragged elements, and what they index: a
+ * column's values in file f shift by the length of the target dataset summed
+ * over the files before f.  "*" as the group: any table. */
+static const struct {
+  const char *group, *column, *target;
+} INDEX_COLUMNS[] = {
+    {"*", "model", "/models/path"},
+    {"pairs", "writer", "/matrices/model"},
+    {"pairs", "reader", "/matrices/model"},
+    {"models", "matrix_start", "/matrices/model"},
+    {"models", "pair_start", "/pairs/model"},
+    {"matrices", "sigma_offset", "/matrices/sigma"},
+    {"matrices", "sigma_full_offset", "/matrices/sigma_full"},
+    {"pairs", "theta_offset", "/pairs/theta"},
+    {"pairs", "profile_offset", "/pairs/profile_k"},
+    {"pairs", "flag_offset", "/pairs/flag_dim_eps0"},
+    {"heads", "qk_offset", "/heads/qk_sigma"},
+    {"heads", "ov_offset", "/heads/ov_sigma"},
+    {"head_overlaps", "offset", "/head_overlaps/overlap"},
+    {"head_overlaps", "dim_offset", "/head_overlaps/dim"},
+};
+#define NINDEX ((int)(sizeof INDEX_COLUMNS / sizeof INDEX_COLUMNS[0]))
 
-static int64_t shift_of(const offsets *o, int gi, const names *sets, const char *name) {
-  if ((gi == 1 || gi == 2) && !strcmp(name, "model")) return o->models;
-  if (gi == 2 && (!strcmp(name, "writer") || !strcmp(name, "reader"))) return o->matrices;
-  if (gi == 0 && !strcmp(name, "matrix_start")) return o->matrices;
-  if (gi == 0 && !strcmp(name, "pair_start")) return o->pairs;
-  size_t n = strlen(name);
-  if (n > 7 && !strcmp(name + n - 7, "_offset"))
-    for (int s = 0; s < sets->n; s++)
-      if (strlen(sets->name[s]) == n - 7 && !strncmp(sets->name[s], name, n - 7)) return o->ragged[gi][s];
-  return 0;
+/* The target of an index column, NULL for a plain column; *unknown for a
+ * column that looks like an index (offset, start) but is not in the table:
+ * merging it unchanged could be silently wrong, so the merge refuses. */
+static const char *index_target(const char *group, const char *column, int *unknown) {
+  *unknown = 0;
+  for (int i = 0; i < NINDEX; i++)
+    if ((!strcmp(INDEX_COLUMNS[i].group, "*") || !strcmp(INDEX_COLUMNS[i].group, group + 1)) &&
+        !strcmp(INDEX_COLUMNS[i].column, column))
+      return INDEX_COLUMNS[i].target;
+  size_t n = strlen(column);
+  *unknown = strstr(column, "offset") || (n > 6 && !strcmp(column + n - 6, "_start"));
+  return NULL;
+}
+
+/* The shift of an index column in file f: the target's elements in files 0..f-1. */
+static int64_t shift_of(hid_t *in, int f, const char *target) {
+  int64_t s = 0;
+  for (int g = 0; g < f; g++) s += dataset_len(in[g], target);
+  return s;
 }
 
 static int copy_attrs(hid_t from, hid_t to, const char *skip1, const char *skip2) {
@@ -98,10 +130,13 @@ static int put_string_attr(hid_t obj, const char *name, const char *value) {
 }
 
 /* Dataset gi/name of every input, concatenated and renumbered, into out. */
-static int merge_dataset(hid_t *in, int nin, offsets *off, hid_t out, int gi, const names *sets,
-                         int s, fs_error *err) {
-  char path[128];
-  snprintf(path, sizeof path, "%s/%s", GROUPS[gi], sets->name[s]);
+static int merge_dataset(hid_t *in, int nin, hid_t out, const char *group, const char *name,
+                         fs_error *err) {
+  char path[160];
+  snprintf(path, sizeof path, "%s/%s", group, name);
+  int unknown;
+  const char *target = index_target(group, name, &unknown);
+  if (unknown) return fs_fail(err, "%s looks like an index column the merge does not know", path);
   hid_t d0 = H5Dopen2(in[0], path, H5P_DEFAULT);
   if (d0 < 0) return fs_fail(err, "cannot open %s in the first model file", path);
   hid_t t = H5Dget_type(d0);
@@ -123,8 +158,10 @@ static int merge_dataset(hid_t *in, int nin, offsets *off, hid_t out, int gi, co
     if (n > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf + (size_t)at * w) < 0)
       rc = fs_fail(err, "cannot read %s of model file %d", path, f);
     H5Dclose(d);
-    int64_t shift = shift_of(&off[f], gi, sets, sets->name[s]);
-    for (int64_t i = 0; isint && shift && i < n; i++) ((int64_t *)buf)[at + i] += shift;
+    int64_t shift = target && f ? shift_of(in, f, target) : 0;
+    if (shift < 0) rc = fs_fail(err, "model file %d lacks %s", f, target);
+    if (target && !isint) rc = fs_fail(err, "%s is an index column but not int64", path);
+    for (int64_t i = 0; !rc && shift && i < n; i++) ((int64_t *)buf)[at + i] += shift;
     at += n;
   }
   if (!rc) {
@@ -142,23 +179,26 @@ static int merge_dataset(hid_t *in, int nin, offsets *off, hid_t out, int gi, co
   return rc;
 }
 
-/* Offsets of every file: what the files before it hold. */
-static int compute_offsets(hid_t *in, int nin, names *sets, offsets *off, fs_error *err) {
-  memset(off, 0, sizeof *off * (size_t)nin);
-  for (int f = 1; f < nin; f++) {
-    off[f] = off[f - 1];
-    int64_t nm = dataset_len(in[f - 1], "/models/path"), nx = dataset_len(in[f - 1], "/matrices/model"),
-            np = dataset_len(in[f - 1], "/pairs/model");
-    if (nm < 0 || nx < 0 || np < 0) return fs_fail(err, "model file %d lacks its tables", f - 1);
-    off[f].models += nm, off[f].matrices += nx, off[f].pairs += np;
-    for (int g = 0; g < NGROUPS; g++)
-      for (int s = 0; s < sets[g].n; s++) {
-        char path[128];
-        snprintf(path, sizeof path, "%s/%s", GROUPS[g], sets[g].name[s]);
-        int64_t n = dataset_len(in[f - 1], path);
-        if (n < 0) return fs_fail(err, "model file %d lacks %s", f - 1, path);
-        off[f].ragged[g][s] += n;
-      }
+static herr_t add_group(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+  layout *L = data;
+  H5O_info_t oi;
+  (void)info;
+  if (H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+  if (oi.type != H5O_TYPE_GROUP) return -1; /* the schema has tables only at the root */
+  if (L->ngroups == MAXGROUPS || strlen(name) >= 62) return -1;
+  snprintf(L->group[L->ngroups++], 64, "/%s", name);
+  return 0;
+}
+
+static int list_layout(hid_t f, layout *L, fs_error *err) {
+  hsize_t idx = 0;
+  if (H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, &idx, add_group, L) < 0)
+    return fs_fail(err, "the first model file has an unexpected layout at its root");
+  for (int g = 0; g < L->ngroups; g++) {
+    idx = 0;
+    if (H5Literate_by_name(f, L->group[g], H5_INDEX_NAME, H5_ITER_INC, &idx, add_name, &L->sets[g],
+                           H5P_DEFAULT) < 0)
+      return fs_fail(err, "cannot list %s of the first model file", L->group[g]);
   }
   return 0;
 }
@@ -167,20 +207,9 @@ static int write_merged(hid_t *in, int nin, const char *out, const char *command
                         fs_error *err) {
   char partial[4200];
   snprintf(partial, sizeof partial, "%s.partial", out);
-  names *sets = calloc(NGROUPS, sizeof *sets);
-  offsets *off = calloc((size_t)nin, sizeof *off);
-  if (!sets || !off) {
-    free(sets), free(off);
-    return fs_fail(err, "out of memory");
-  }
-  int rc = 0;
-  for (int g = 0; g < NGROUPS && !rc; g++) {
-    hsize_t idx = 0;
-    if (H5Literate_by_name(in[0], GROUPS[g], H5_INDEX_NAME, H5_ITER_INC, &idx, add_name, &sets[g],
-                           H5P_DEFAULT) < 0)
-      rc = fs_fail(err, "cannot list %s of the first model file", GROUPS[g]);
-  }
-  if (!rc) rc = compute_offsets(in, nin, sets, off, err);
+  layout *L = calloc(1, sizeof *L);
+  if (!L) return fs_fail(err, "out of memory");
+  int rc = list_layout(in[0], L, err);
   hid_t o = rc ? -1 : H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (!rc && o < 0) rc = fs_fail(err, "%s: cannot create", partial);
   if (!rc) {
@@ -193,17 +222,18 @@ static int write_merged(hid_t *in, int nin, const char *out, const char *command
       rc = fs_fail(err, "%s: cannot write the root attributes", partial);
     H5Oclose(r0), H5Oclose(r);
   }
-  for (int g = 0; g < NGROUPS && !rc; g++) {
-    hid_t grp = H5Gcreate2(o, GROUPS[g], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (grp < 0) rc = fs_fail(err, "%s: cannot create %s", partial, GROUPS[g]);
+  for (int g = 0; g < L->ngroups && !rc; g++) {
+    hid_t grp = H5Gcreate2(o, L->group[g], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (grp < 0) rc = fs_fail(err, "%s: cannot create %s", partial, L->group[g]);
     else H5Gclose(grp);
-    for (int s = 0; s < sets[g].n && !rc; s++) rc = merge_dataset(in, nin, off, o, g, &sets[g], s, err);
+    for (int s = 0; s < L->sets[g].n && !rc; s++)
+      rc = merge_dataset(in, nin, o, L->group[g], L->sets[g].name[s], err);
   }
   if (o >= 0 && H5Fclose(o) < 0 && !rc) rc = fs_fail(err, "%s: closing failed", partial);
   if (!rc && fs_h5_fsync_path(partial)) rc = fs_fail(err, "%s: cannot flush to disk", partial);
   if (!rc && rename(partial, out)) rc = fs_fail(err, "%s: cannot rename into place", out);
   if (rc) unlink(partial);
-  free(sets), free(off);
+  free(L);
   return rc;
 }
 

@@ -3,11 +3,13 @@
  * --outdir DIR` (flagscope merge DIR --zoo MANIFEST -o ZOO.h5).
  *
  * The result has the schema of a direct `flagscope analyze --zoo MANIFEST`:
- * the tables /models, /matrices and /pairs are the per-model tables
- * concatenated in manifest order, with the indices into other tables
- * renumbered (/matrices/model, /pairs/model, /pairs/writer, /pairs/reader,
- * /models/matrix_start, /models/pair_start) and every ragged offset
- * (X_offset into dataset X of the same group) shifted by the values before.
+ * every table (group at the root: /models, /matrices, /pairs, /heads,
+ * /head_overlaps) is the per-model tables concatenated in manifest order,
+ * with the columns that index other rows or ragged data (the table
+ * INDEX_COLUMNS in fs_merge.c: every `model`, /pairs/writer and reader,
+ * /models/matrix_start and pair_start, every *offset) shifted by what the
+ * files before hold; a column that looks like an index (offset, _start) but
+ * is not in that table makes the merge fail rather than guess.
  * Dataset attributes and the root attributes come from the first file;
  * command_line and created describe the merge.  Only files whose completion
  * record matches the manifest and whose checksum holds are used, and all of
