@@ -17,6 +17,7 @@
 #include "fs_petsc.h"
 #include "fs_plan.h"
 #include "fs_progress.h"
+#include "fs_spectrum.h"
 #include "fs_zoo.h"
 
 /* ---- argument lists ----------------------------------------------------------- */
@@ -241,10 +242,11 @@ static char *options_string(const analyze_args *a) {
   char buf[4096];
   int n = snprintf(buf, sizeof buf,
                    "kmax=%d tau=%.17g k_policy=%s k_value=%.17g full_spectrum=%d head_threshold=%.17g "
-                   "flag_table=%d commutator=%s eps=",
+                   "flag_table=%d commutator=%s solver=%s eps=",
                    o->kmax, o->tau, fs_rank_policy_name(o->rank_policy),
                    o->rank_policy == FS_RANK_FIXED ? 0.0 : o->rank_param, o->full_spectrum,
-                   o->head_threshold, o->flag_table, fs_commutator_mode_name(o->commutator));
+                   o->head_threshold, o->flag_table, fs_commutator_mode_name(o->commutator),
+                   fs_solver_name(o->solver));
   for (int e = 0; e < o->neps && n < (int)sizeof buf; e++)
     n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%.17g", e ? "," : "", o->eps_deg[e]);
   for (int i = 1; i < a->petsc.n && n < (int)sizeof buf; i++)
