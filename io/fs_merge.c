@@ -67,6 +67,7 @@ static const struct {
     {"heads", "ov_offset", "/heads/ov_sigma"},
     {"head_overlaps", "offset", "/head_overlaps/overlap"},
     {"head_overlaps", "dim_offset", "/head_overlaps/dim"},
+    {"stats", "profile_offset", "/stats/profile_block"},
 };
 #define NINDEX ((int)(sizeof INDEX_COLUMNS / sizeof INDEX_COLUMNS[0]))
 

@@ -4,7 +4,7 @@
  *
  * The result has the schema of a direct `flagscope analyze --zoo MANIFEST`:
  * every table (group at the root: /models, /matrices, /pairs, /heads,
- * /head_overlaps) is the per-model tables concatenated in manifest order,
+ * /head_overlaps, /stats, /zoo) is the per-model tables concatenated in manifest order,
  * with the columns that index other rows or ragged data (the table
  * INDEX_COLUMNS in fs_merge.c: every `model`, /pairs/writer and reader,
  * /models/matrix_start and pair_start, every *offset) shifted by what the
