@@ -14,6 +14,7 @@
 #include "fs_cmd.h"
 #include "fs_commutator.h"
 #include "fs_manifest.h"
+#include "fs_layermap.h"
 #include "fs_petsc.h"
 #include "fs_plan.h"
 #include "fs_progress.h"
@@ -92,7 +93,7 @@ static double parse_bytes(const char *s) {
 typedef struct analyze_args {
   fs_analyze_opts opts;
   strlist models, tags, petsc;
-  const char *zoo, *outdir;
+  const char *zoo, *outdir, *layer_map;
   strlist bad; /* manifest lines skipped */
   int quiet, task, ntasks;
 } analyze_args;
@@ -117,7 +118,8 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
         !strcmp(s, "--energy") || !strcmp(s, "--rank-tol") || !strcmp(s, "--head-threshold") ||
         !strcmp(s, "--commutator") || !strcmp(s, "--solver") || !strcmp(s, "--align-ratio") ||
         !strcmp(s, "--align-kappa") || !strcmp(s, "--mem-per-rank") || !strcmp(s, "--schedule") ||
-        !strcmp(s, "--outdir") || !strcmp(s, "--task") || !strcmp(s, "--ntasks")) {
+        !strcmp(s, "--outdir") || !strcmp(s, "--task") || !strcmp(s, "--ntasks") ||
+        !strcmp(s, "--layer-map")) {
       if (!val) return usage_error("option %s needs a value", s);
       i++;
       if (s[1] == 'o' || !strcmp(s, "--output")) a->opts.output = val;
@@ -130,6 +132,7 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
           return usage_error("--ntasks wants an integer >= 1, not '%s'", val);
       }
       else if (!strcmp(s, "--zoo")) a->zoo = val;
+      else if (!strcmp(s, "--layer-map")) a->layer_map = val;
       else if (!strcmp(s, "--solver")) {
         if (fs_solver_parse(val, &a->opts.solver))
           return usage_error("--solver wants auto, slepc or rsvd, not '%s'", val);
@@ -293,10 +296,17 @@ int cmd_analyze(int argc, char **argv) {
   analyze_args a;
   memset(&a, 0, sizeof a);
   a.ntasks = 1;
-  int rc = parse_analyze(argc, argv, &a);
-  if (rc) goto done;
+  fs_layermap *map = NULL;
   fs_error err;
   fs_error_clear(&err);
+  int rc = parse_analyze(argc, argv, &a);
+  if (rc) goto done;
+  /* read by every rank before MPI starts: a bad map is a usage error everywhere */
+  if (a.layer_map && fs_layermap_read(a.layer_map, &map, &err)) {
+    rc = usage_error("%s", err.msg);
+    goto done;
+  }
+  fs_layermap_activate(map);
   int pargc = a.petsc.n;
   char **pargv = a.petsc.v;
   if (fs_petsc_init(&pargc, &pargv, &err)) {
@@ -331,6 +341,8 @@ int cmd_analyze(int argc, char **argv) {
   free(cmdline);
   fs_petsc_finalize();
 done:
+  fs_layermap_activate(NULL);
+  fs_layermap_free(map);
   strlist_free(&a.models);
   strlist_free(&a.tags);
   strlist_free(&a.bad);

@@ -39,6 +39,9 @@ typedef struct fs_tensor {
   int in_out;                 /* 1: the bytes hold the transpose of the [out, in]
                                  view (row-major [cols, rows]); shape, rows and
                                  cols always describe the view */
+  int64_t use_order;          /* formats that carry a dataflow graph (ONNX): 1 + the
+                                 position of the tensor's first read among the node
+                                 inputs in graph order; 0 when unknown */
 } fs_tensor;
 
 /* Scalar metadata, rendered as text (arrays are summarised, e.g. "[512 strings]"). */

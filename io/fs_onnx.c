@@ -74,6 +74,8 @@ typedef struct walk {
   size_t nt, capt;
   const char **inout;
   size_t ni, capi;
+  const char **use; /* node inputs in graph order, for fs_tensor.use_order */
+  size_t nu, capu;
 } walk;
 
 static void free_priv(void *v) {
@@ -255,6 +257,11 @@ static int walk_graph(const Onnx__GraphProto *g, walk *w, fs_error *err);
 
 static int walk_node(const Onnx__NodeProto *nd, walk *w, fs_error *err) {
   const char *op = nd->op_type ? nd->op_type : "";
+  for (size_t i = 0; i < nd->n_input; i++)
+    if (nd->input[i] && *nd->input[i]) {
+      FS_TRY(grow((void **)&w->use, &w->capu, w->nu, sizeof *w->use, err));
+      w->use[w->nu++] = nd->input[i];
+    }
   if (is_onnx_domain(nd->domain)) {
     if (strcmp(op, "Constant") == 0) FS_TRY(walk_constant(nd, w, err));
     /* B of MatMul, and of Gemm without transB, is [in, out]. */
@@ -481,6 +488,23 @@ static int by_name(const void *a, const void *b) {
   return strcmp((*(const fs_tensor *const *)a)->name, (*(const fs_tensor *const *)b)->name);
 }
 
+/* The order in which the graph first reads each tensor: a rule that follows
+ * the dataflow (the Paddle rule of fs_graph_paddle.c) sorts layers by it. */
+static int mark_use_order(fs_model *m, const walk *w, fs_error *err) {
+  if (!m->ntensors || !w->nu) return 0;
+  fs_tensor **idx = malloc((size_t)m->ntensors * sizeof *idx);
+  if (!idx) return fs_fail(err, "out of memory");
+  for (int i = 0; i < m->ntensors; i++) idx[i] = &m->tensors[i];
+  qsort(idx, (size_t)m->ntensors, sizeof *idx, by_name);
+  for (size_t k = 0; k < w->nu; k++) {
+    fs_tensor key = {.name = (char *)w->use[k]}, *kp = &key;
+    fs_tensor **hit = bsearch(&kp, idx, (size_t)m->ntensors, sizeof *idx, by_name);
+    if (hit && !(*hit)->use_order) (*hit)->use_order = (int64_t)k + 1;
+  }
+  free(idx);
+  return 0;
+}
+
 /* Present the 2-D tensors that feed MatMul/Gemm B as [out, in]. */
 static int mark_in_out(fs_model *m, const walk *w, fs_error *err) {
   if (!m->ntensors || !w->ni) return 0;
@@ -583,6 +607,7 @@ static int fill_model(fs_model *m, onnx_priv *p, walk *w, fs_error *err) {
   for (int i = 0; i < m->ntensors; i++)
     FS_TRY(fill_tensor(&w->t[i], i, &m->tensors[i], &p->data[i], err));
   FS_TRY(mark_in_out(m, w, err));
+  FS_TRY(mark_use_order(m, w, err));
   return add_metadata(m, p->proto, err);
 }
 
@@ -599,6 +624,7 @@ int fs_onnx_read(const char *path, int fd, uint64_t size, fs_model *m, fs_error 
   int rc = fill_model(m, p, &w, err);
   free(w.t);
   free(w.inout);
+  free(w.use);
   return rc;
 }
 

@@ -8,9 +8,14 @@
  */
 #include "fs_graph.h"
 
+#include <stdarg.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fs_graph_rules.h"
+#include "fs_layermap.h"
 
 const char *fs_pair_type_name(fs_pair_type t) {
   static const char *names[FS_PAIR_NTYPES] = {"chain", "mlp", "ov", "residual",
@@ -114,15 +119,6 @@ static int match_pattern(const char *pat, const char *name, int *idx) {
 
 /* ---- growing arrays ----------------------------------------------------- */
 
-/* A matrix given in the coordinates of the layer's map: output rows
- * [oa, ob) (rep blocks rstep apart) and input columns [ia, ib); stored
- * coordinates follow from the tensor's orientation. */
-typedef struct mapslice {
-  int tensor, transposed, fold, block, head;
-  int64_t oa, ob, rep, rstep, ia, ib;
-  const char *suffix;
-} mapslice;
-
 static int add_matrix(fs_graph *g, const fs_model *m, const mapslice *s, fs_error *err) {
   if (g->nmat % 64 == 0) {
     fs_matrix *p = realloc(g->mat, sizeof *p * (size_t)(g->nmat + 64));
@@ -162,15 +158,20 @@ static int add_whole(fs_graph *g, const fs_model *m, int tensor, int transposed,
   return add_matrix(g, m, &s, err);
 }
 
-/* A pair joins spaces of one dimension; anything else is a rule bug. */
+/* A pair joins spaces of one dimension.  Shapes that contradict the family
+ * (a checkpoint edited by hand, a block of another width) are not fatal: the
+ * pair is skipped, the note names both tensors, and the matrices are still
+ * analysed alone. */
 static int add_pair(fs_graph *g, fs_pair_type type, int w, int r, int block,
                     int head, fs_error *err) {
   if (w < 0 || r < 0) return 0;
-  if (fs_matrix_out_dim(&g->mat[w]) != fs_matrix_in_dim(&g->mat[r]))
-    return fs_fail(err, "%s pair %s -> %s: writer output dimension %lld != reader input "
-                   "dimension %lld", fs_pair_type_name(type), g->mat[w].name, g->mat[r].name,
-                   (long long)fs_matrix_out_dim(&g->mat[w]),
-                   (long long)fs_matrix_in_dim(&g->mat[r]));
+  if (fs_matrix_out_dim(&g->mat[w]) != fs_matrix_in_dim(&g->mat[r])) {
+    fs_graph_note(g, "%s pair %s -> %s skipped: writer output dimension %lld != reader input "
+                  "dimension %lld", fs_pair_type_name(type), g->mat[w].name, g->mat[r].name,
+                  (long long)fs_matrix_out_dim(&g->mat[w]),
+                  (long long)fs_matrix_in_dim(&g->mat[r]));
+    return 0;
+  }
   if (g->npair % 64 == 0) {
     fs_pair *p = realloc(g->pair, sizeof *p * (size_t)(g->npair + 64));
     if (!p) return fs_fail(err, "out of memory building the layer graph");
@@ -284,6 +285,7 @@ static void place_qkv(const fs_model *m, const layout *L, const int *role, const
 static void transformer_heads(const fs_model *m, const layout *L, fs_graph *g) {
   const char *arch = fs_model_meta(m, "general.architecture");
   int h = meta_int(m, L->f->heads_key, arch), kv = meta_int(m, L->f->kv_heads_key, arch);
+  fs_layermap_heads(fs_layermap_active(), &h, &kv);
   if (!kv) kv = h;
   const int *r0 = L->role[0];
   if (!h) {
@@ -397,6 +399,23 @@ static int add_residual(fs_graph *g, int parallel, const int *writers, int nw,
   return 0;
 }
 
+/* A block that lacks part of its attention keeps its other matrices, alone. */
+static void note_missing_attention(const fs_model *m, const layout *L, int b, fs_graph *g) {
+  static const char *what[] = {"Q", "K", "V", "QKV", "O"};
+  const int *role = L->role[b];
+  int first = L->f->qkv == QKV_SEPARATE ? R_Q : R_QKV, last = R_O;
+  for (int r = first; r <= last; r++) {
+    if ((L->f->qkv == QKV_SEPARATE && r == R_QKV) || (L->f->qkv != QKV_SEPARATE && r < R_QKV) ||
+        role[r] >= 0)
+      continue;
+    char name[160];
+    snprintf(name, sizeof name, L->f->role[r], b);
+    fs_graph_note(g, "block %d has no %s (%s): its attention pairs are skipped", b, what[r], name);
+    (void)m;
+    return;
+  }
+}
+
 static int build_transformer(const fs_model *m, const layout *L, fs_graph *g, fs_error *err) {
   snprintf(g->family, sizeof g->family, "%s", L->f->name);
   transformer_heads(m, L, g);
@@ -411,6 +430,7 @@ static int build_transformer(const fs_model *m, const layout *L, fs_graph *g, fs
     qkv_place p;
     block_idx x;
     place_qkv(m, L, L->role[b], g, &p);
+    note_missing_attention(m, L, b, g);
     if (L->f->qkv != QKV_SEPARATE && L->role[b][R_QKV] >= 0 && p.t[0] < 0) {
       /* cannot split the fused tensor: analyse it whole, unpaired */
       if (!g->note[0])
@@ -448,10 +468,9 @@ static int build_transformer(const fs_model *m, const layout *L, fs_graph *g, fs
 static int link(fs_graph *g, fs_pair_type type, int w, int r, int block, fs_error *err) {
   if (w < 0 || r < 0) return 0;
   if (fs_matrix_out_dim(&g->mat[w]) != fs_matrix_in_dim(&g->mat[r])) {
-    if (!g->note[0])
-      snprintf(g->note, sizeof g->note, "%s -> %s not paired: %lld outputs, %lld inputs",
-               g->mat[w].name, g->mat[r].name, (long long)fs_matrix_out_dim(&g->mat[w]),
-               (long long)fs_matrix_in_dim(&g->mat[r]));
+    fs_graph_note(g, "%s -> %s not paired: %lld outputs, %lld inputs", g->mat[w].name,
+                  g->mat[r].name, (long long)fs_matrix_out_dim(&g->mat[w]),
+                  (long long)fs_matrix_in_dim(&g->mat[r]));
     return 0;
   }
   return add_pair(g, type, w, r, block, -1, err);
@@ -470,12 +489,6 @@ static double bn_eps_of(const fs_model *m) {
 
 /* The BatchNorm module bn (a name prefix: "layer1.0.bn1") after a layer of
  * nout outputs: running_var is required, weight (gamma) optional. */
-typedef struct bnorm {
-  int gamma, var;
-  double eps;
-  char module[FS_MATRIX_NAME_MAX];
-} bnorm;
-
 static bnorm find_bn(const fs_model *m, const char *module, int64_t nout) {
   bnorm b = {-1, -1, 0, ""};
   char name[320];
@@ -510,6 +523,7 @@ static int add_out(fs_graph *g, const fs_model *m, int t, const bnorm *bn, int b
                    fs_error *err) {
   char sfx[FS_MATRIX_NAME_MAX + 16] = "";
   if (bn->var >= 0) snprintf(sfx, sizeof sfx, "[bn %s]", bn_sibling(bn));
+  else if (bn->gamma >= 0) snprintf(sfx, sizeof sfx, "[scale]");
   mapslice s = {t, 0, -1, block, -1, 0, layer_out(m, t), 1, 0, 0, fs_tensor_cols(&m->tensors[t]),
                 sfx};
   int i = add_matrix(g, m, &s, err);
@@ -701,27 +715,30 @@ static bnorm cnn_bn(const fs_model *m, const cnn_key *k) {
  * through a flattened [c, H, W] map (a linear with in = c H W). */
 static int cnn_group(const fs_model *m, const cnn_key *keys, int a, int b, fs_graph *g,
                      fs_error *err) {
-  int prev = -1, rc = 0;
+  int prev = -1, rc = 0, pt = -1;
   for (int i = a; i < b && !rc; i++) {
     int t = keys[i].tensor, depth = i - a;
     bnorm bn = cnn_bn(m, &keys[i]);
     int o = add_out(g, m, t, &bn, depth, err);
     if (o < 0) return FS_ERR;
+    /* A depthwise conv scales each channel by its own filter: it mixes no
+     * channels, so the stream passes through it to the next layer. */
+    if (prev >= 0 && fs_graph_depthwise_channels(m, t) == layer_out(m, pt)) continue;
     if (prev >= 0) {
-      int pt = keys[i - 1].tensor, r = -1;
+      int r = -1;
       int64_t c = layer_out(m, pt), in = fs_tensor_cols(&m->tensors[t]);
       if ((is_conv(m, t) && m->tensors[t].shape[1] == c) ||
           (!is_conv(m, t) && is_conv(m, pt) && in != c && in % c == 0)) {
         if ((r = add_in(g, m, t, c, &bn, depth, err)) < 0) return FS_ERR;
       } else if (!is_conv(m, t) && in == c) {
         r = o;
-      } else if (!g->note[0])
-        snprintf(g->note, sizeof g->note, "%s -> %s not paired: %lld channels, %lld inputs",
-                 m->tensors[pt].name, m->tensors[t].name, (long long)c,
-                 (long long)(is_conv(m, t) ? m->tensors[t].shape[1] : in));
+      } else
+        fs_graph_note(g, "%s -> %s not paired: %lld channels, %lld inputs", m->tensors[pt].name,
+                      m->tensors[t].name, (long long)c,
+                      (long long)(is_conv(m, t) ? m->tensors[t].shape[1] : in));
       rc = link(g, FS_PAIR_CHAIN, prev, r, depth - 1, err);
     }
-    prev = o;
+    prev = o, pt = t;
   }
   return rc;
 }
@@ -810,16 +827,22 @@ static void mark_used(const fs_graph *g, char *used) {
   }
 }
 
-int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err) {
-  memset(g, 0, sizeof *g);
-  char *used = calloc((size_t)m->ntensors + 1, 1);
-  if (!used) return fs_fail(err, "out of memory building the layer graph");
+/* The rules, in order: each sees the tensors the earlier ones left. */
+static int build_rules(const fs_model *m, fs_graph *g, char *used, fs_error *err) {
   layout L;
   int rc = find_family(m, &L, err);
   if (!rc && L.f) rc = build_transformer(m, &L, g, err);
   free(L.role);
   if (!rc) {
     mark_used(g, used);
+    rc = fs_graph_build_paddle(m, used, g, err);
+    mark_used(g, used);
+  }
+  if (!rc) {
+    rc = fs_graph_build_tfjs_resnet(m, used, g, err);
+    mark_used(g, used);
+  }
+  if (!rc) {
     rc = build_resnet(m, used, g, err);
     mark_used(g, used);
   }
@@ -834,10 +857,81 @@ int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err) {
     free(placed);
     mark_used(g, used);
   }
+  return rc;
+}
+
+/* The module of a parameter: its name up to the last '.' or '/'. */
+static size_t module_len(const char *name) {
+  const char *d = strrchr(name, '.'), *s = strrchr(name, '/');
+  if (s > d) d = s;
+  return d ? (size_t)(d - name) : 0;
+}
+
+typedef struct module_key {
+  const char *name;
+  size_t len; /* module_len(name) */
+  int tensor;
+} module_key;
+
+static int same_module(const module_key *x, const module_key *y) {
+  return x->len == y->len && !strncmp(x->name, y->name, x->len);
+}
+
+static int by_module(const void *a, const void *b) {
+  const module_key *x = a, *y = b;
+  int c = strncmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Tensors no rule placed.  A parameter is accounted for when a placed tensor
+ * shares its module (the bias next to a weight, a BatchNorm's mean and beta
+ * next to its variance, a LayerNorm's beta next to its gain) or when it holds
+ * one number (a scalar scales a whole map uniformly or is a graph constant:
+ * it changes no subspace).  The rest is listed, never dropped. */
+static int find_unplaced(const fs_model *m, const char *used, fs_graph *g, fs_error *err) {
+  int n = m->ntensors;
+  module_key *k = malloc(sizeof *k * (size_t)(n + 1));
+  char *known = calloc((size_t)n + 1, 1);
+  g->unplaced = malloc(sizeof *g->unplaced * (size_t)(n + 1));
+  if (!k || !known || !g->unplaced) {
+    free(k), free(known);
+    return fs_fail(err, "out of memory building the layer graph");
+  }
+  for (int t = 0; t < n; t++) k[t] = (module_key){m->tensors[t].name, module_len(m->tensors[t].name), t};
+  qsort(k, (size_t)n, sizeof *k, by_module);
+  for (int a = 0, b; a < n; a = b) { /* runs of one module */
+    int any = 0;
+    for (b = a; b < n && same_module(&k[a], &k[b]); b++) any |= used[k[b].tensor];
+    if (k[a].len && any)
+      for (int i = a; i < b; i++) known[k[i].tensor] = 1;
+  }
+  for (int t = 0; t < n; t++)
+    if (!used[t] && !known[t] && fs_tensor_numel(&m->tensors[t]) > 1)
+      g->unplaced[g->nunplaced++] = t;
+  free(k), free(known);
+  return 0;
+}
+
+int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err) {
+  memset(g, 0, sizeof *g);
+  char *used = calloc((size_t)m->ntensors + 1, 1);
+  if (!used) return fs_fail(err, "out of memory building the layer graph");
+  const fs_layermap *map = fs_layermap_active();
+  int rc = fs_layermap_replaces(map) ? 0 : build_rules(m, g, used, err);
+  if (!rc && map) {
+    rc = fs_layermap_apply(map, m, g, err);
+    mark_used(g, used);
+    fs_layermap_mark_ignored(map, m, used);
+  }
+  if (!rc) rc = find_unplaced(m, used, g, err);
   /* Whatever no rule placed is still a matrix worth a spectrum. */
   for (int t = 0; !rc && t < m->ntensors; t++)
     if (!used[t] && m->tensors[t].ndim >= 2 && fs_tensor_numel(&m->tensors[t]) > 0)
       rc = add_whole(g, m, t, 0, -1, -1, err) < 0 ? FS_ERR : 0;
+  if (!rc && g->nunplaced)
+    fs_graph_note(g, "%d tensor%s placed by no rule (%s%s), analysed as plain matrices where 2-D",
+                  g->nunplaced, g->nunplaced > 1 ? "s" : "", m->tensors[g->unplaced[0]].name,
+                  g->nunplaced > 1 ? ", ..." : "");
   if (!rc && !g->family[0]) snprintf(g->family, sizeof g->family, "matrices");
   free(used);
   if (rc) {
@@ -851,5 +945,67 @@ void fs_graph_free(fs_graph *g) {
   free(g->mat);
   free(g->pair);
   free(g->head_block);
+  free(g->unplaced);
   memset(g, 0, sizeof *g);
+}
+
+/* ---- the building blocks shared with the other rule files ------------------- */
+
+int fs_graph_add_matrix(fs_graph *g, const fs_model *m, const mapslice *s, fs_error *err) {
+  return add_matrix(g, m, s, err);
+}
+int fs_graph_add_whole(fs_graph *g, const fs_model *m, int tensor, int transposed, int fold,
+                       int block, fs_error *err) {
+  return add_whole(g, m, tensor, transposed, fold, block, err);
+}
+int fs_graph_add_pair(fs_graph *g, fs_pair_type type, int w, int r, int block, int head,
+                      fs_error *err) {
+  return add_pair(g, type, w, r, block, head, err);
+}
+int fs_graph_add_out(fs_graph *g, const fs_model *m, int t, const bnorm *bn, int block,
+                     fs_error *err) {
+  return add_out(g, m, t, bn, block, err);
+}
+bnorm fs_graph_find_bn(const fs_model *m, const char *module, int64_t nout) {
+  return find_bn(m, module, nout);
+}
+int fs_graph_gain_for(const fs_model *m, int gain, int tensor, int transposed) {
+  return gain_for(m, gain, tensor, transposed);
+}
+
+int fs_graph_add_in_rows(fs_graph *g, const fs_model *m, int t, int64_t cin, int64_t ca,
+                         int64_t cb, const bnorm *bn, int gain, int block, fs_error *err) {
+  int64_t k = fs_tensor_cols(&m->tensors[t]) / cin;
+  char sfx[FS_MATRIX_NAME_MAX + 48] = "[in]";
+  if (ca != 0 || cb != cin) snprintf(sfx, sizeof sfx, "[in %lld:%lld]", (long long)ca, (long long)cb);
+  if (bn->var >= 0)
+    snprintf(sfx + strlen(sfx), sizeof sfx - strlen(sfx), "[bn %s]", bn_sibling(bn));
+  else if (bn->gamma >= 0)
+    snprintf(sfx + strlen(sfx), sizeof sfx - strlen(sfx), "[scale]");
+  int fold = gain >= 0 && m->tensors[gain].ndim == 1 && m->tensors[gain].shape[0] == cin ? gain : -1;
+  mapslice s = {t, 1, fold, block, -1, 0, layer_out(m, t) * k, 1, 0, ca, cb, sfx};
+  int i = add_matrix(g, m, &s, err);
+  if (i < 0) return i;
+  fs_matrix *x = &g->mat[i];
+  x->unfold_in = 1, x->ksize = k;
+  x->bn_gamma = bn->gamma, x->bn_var = bn->var, x->bn_eps = bn->eps;
+  return i;
+}
+
+void fs_graph_note(fs_graph *g, const char *fmt, ...) {
+  size_t n = strlen(g->note);
+  if (n + 3 >= sizeof g->note) return;
+  if (n) memcpy(g->note + n, "; ", 3), n += 2;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g->note + n, sizeof g->note - n, fmt, ap);
+  va_end(ap);
+}
+
+int64_t fs_graph_depthwise_channels(const fs_model *m, int t) {
+  const fs_tensor *x = &m->tensors[t];
+  if (x->ndim < 3) return -1;
+  if (x->shape[1] == 1 && x->shape[0] > 1) return x->shape[0];
+  if (x->shape[0] == 1 && x->shape[1] > 1 && strstr(x->name, "depthwise")) return x->shape[1];
+  return -1;
 }

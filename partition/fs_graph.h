@@ -99,7 +99,9 @@ typedef struct fs_graph {
   fs_pair *pair;
   int nhead_block;           /* blocks with Q, K, V and O whose shapes fit the heads */
   fs_head_block *head_block; /* in block order */
-  char note[256]; /* why part of the graph could not be built, "" if none */
+  char note[400]; /* why part of the graph could not be built, "" if none */
+  int nunplaced;  /* tensors placed by no rule and no layer-map line (not */
+  int *unplaced;  /* biases, norm betas or scalars of a placed module) */
 } fs_graph;
 
 int fs_graph_build(const fs_model *m, fs_graph *g, fs_error *err);

@@ -9,10 +9,18 @@
 #include <stdlib.h>
 
 /* The BatchNorm scale gamma[co] / sqrt(var[co] + eps) of the nout output
- * channels of a map (1 for every channel when no BatchNorm is folded). */
+ * channels of a map (1 for every channel when no BatchNorm is folded; gamma
+ * alone for a plain affine scale, bn_var < 0 and bn_gamma >= 0). */
 static int read_bn_scale(const fs_model *m, const fs_matrix *x, int64_t nout, double *scale,
                          fs_error *err) {
   for (int64_t i = 0; i < nout; i++) scale[i] = 1.0;
+  if (x->bn_var < 0 && x->bn_gamma >= 0) {
+    const fs_tensor *g = &m->tensors[x->bn_gamma];
+    if (fs_tensor_numel(g) != nout)
+      return fs_fail(err, "%s: scale '%s' does not have %lld channels", m->path, g->name,
+                     (long long)nout);
+    return fs_tensor_read_rows(m, g, 0, 1, scale, err);
+  }
   if (x->bn_var < 0) return 0;
   const fs_tensor *v = &m->tensors[x->bn_var], *g = x->bn_gamma >= 0 ? &m->tensors[x->bn_gamma] : NULL;
   if (fs_tensor_numel(v) != nout || (g && fs_tensor_numel(g) != nout))
@@ -84,7 +92,7 @@ int fs_load_matrix(const fs_model *m, const fs_matrix *x, double **out, fs_error
   const fs_tensor *t = &m->tensors[x->tensor];
   int64_t rows = fs_matrix_rows(x), cols = fs_matrix_cols(x), full = fs_tensor_cols(t);
   int64_t blk = x->r1 - x->r0, ngain = x->fold >= 0 ? fs_tensor_numel(&m->tensors[x->fold]) : 0;
-  int64_t nout = x->bn_var < 0 ? 0 : x->transposed ? full : fs_tensor_rows(t);
+  int64_t nout = (x->bn_var < 0 && x->bn_gamma < 0) ? 0 : x->transposed ? full : fs_tensor_rows(t);
   double *buf = malloc(sizeof *buf * (size_t)(rows * full + ngain + nout + 1));
   if (!buf) return fs_fail(err, "%s: tensor '%s': out of memory for %lld x %lld", m->path,
                            t->name, (long long)rows, (long long)full);
