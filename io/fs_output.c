@@ -116,7 +116,9 @@ static const column matrix_columns[] = {
      "1: a convolution's input unfolding [c_in, c_out kh kw] (stored view permuted; the map "
      "is its transpose)"},
     {"ksize", FS_H5_INT64, 0, m_ksize, "spatial size kh kw of an unfolded convolution, else 0"},
-    {"bn_gamma", FS_H5_STRING, 128, m_bn_gamma, "BatchNorm weight folded into the output channels, or empty"},
+    {"bn_gamma", FS_H5_STRING, 128, m_bn_gamma,
+     "BatchNorm weight (or, with bn_var empty, a plain affine scale) folded into the output "
+     "channels, or empty"},
     {"bn_var", FS_H5_STRING, 128, m_bn_var, "BatchNorm running_var of that fold, or empty"},
     {"bn_eps", FS_H5_DOUBLE, 0, m_bn_eps,
      "eps of that fold: the scale is bn_gamma / sqrt(bn_var + eps); NaN if none"},
@@ -303,11 +305,31 @@ static void o_hd(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM
 static void o_tags(const fs_run *R, int64_t m, void *dst, size_t width) {
   PUT_S("%s", R->opts->model_tags && R->opts->model_tags[m] ? R->opts->model_tags[m] : "");
 }
+static void o_note(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_S("%s", PM(R, m)->graph.note); }
+static void o_nunplaced(const fs_run *R, int64_t m, void *dst, size_t width) { PUT_I(PM(R, m)->graph.nunplaced); }
+/* The unplaced tensors' names, comma-separated, cut with "..." at the width. */
+static void o_unplaced(const fs_run *R, int64_t m, void *dst, size_t width) {
+  const fs_graph *g = &PM(R, m)->graph;
+  char *out = dst;
+  size_t n = 0;
+  out[0] = '\0';
+  for (int i = 0; i < g->nunplaced; i++) {
+    const char *name = PM(R, m)->model.tensors[g->unplaced[i]].name;
+    size_t need = strlen(name) + (i ? 1 : 0);
+    if (n + need + 4 > width) {
+      snprintf(out + n, width - n, "...");
+      return;
+    }
+    n += (size_t)snprintf(out + n, width - n, "%s%s", i ? "," : "", name);
+  }
+}
 
 static const column model_columns[] = {
     {"path", FS_H5_STRING, 512, o_path, "checkpoint file as given"},
     {"format", FS_H5_STRING, 16, o_format, "safetensors or gguf"},
-    {"family", FS_H5_STRING, 16, o_family, "layer-graph family: llama, mlp or matrices"},
+    {"family", FS_H5_STRING, 16, o_family,
+     "layer-graph family: llama, gpt2, bert, roberta, gptneox, vit, resnet, resnet-tfjs, paddle, "
+     "cnn, mlp, layer-map or matrices"},
     {"status", FS_H5_STRING, 8, o_status, "ok, partial (some items failed) or failed"},
     {"error", FS_H5_STRING, 512, o_error, "reason of a failure, or a note on the graph"},
     {"file_size", FS_H5_INT64, 0, o_size, "bytes"},
@@ -323,6 +345,11 @@ static const column model_columns[] = {
     {"tags", FS_H5_STRING, 512, o_tags,
      "key=value tags of the model's manifest line (seed=3 step=1000 family=mlp ...), space-separated; "
      "empty if none"},
+    {"graph_note", FS_H5_STRING, 400, o_note,
+     "what the layer graph could not place or pair, and why (\"; \"-separated), or empty"},
+    {"n_unplaced", FS_H5_INT64, 0, o_nunplaced,
+     "tensors no rule or layer-map line placed (2-D ones are analysed alone)"},
+    {"unplaced", FS_H5_STRING, 512, o_unplaced, "their names, comma-separated (\"...\" if cut)"},
 };
 
 /* ---- writing ----------------------------------------------------------------- */

@@ -16,7 +16,7 @@ packages=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev
           check libjansson-dev libzip-dev protobuf-c-compiler libprotobuf-c-dev libonnx-dev
           libopenblas0-pthread libopenblas-dev
           libplplot-dev plplot-driver-cairo fonts-dejavu-core
-          python3 python3-numpy python3-h5py python3-pandas python3-pil valgrind
+          python3 python3-numpy python3-h5py python3-onnx python3-pandas python3-pil valgrind
           slurm-wlm munge)  # slurm-wlm, munge: the single-node SLURM of tests/slurm
 missing=()
 for p in "${packages[@]}"; do

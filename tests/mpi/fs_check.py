@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Independent checks of flagscope's HDF5 output, with numpy (LAPACK) and h5py.
 
-  fs_check.py numbers OUT.h5    recompute every matrix and pair of the safetensors
-                                models from the checkpoint bytes: full SVDs, dense
+  fs_check.py numbers OUT.h5    recompute every matrix and pair of the safetensors,
+                                ONNX (read with the onnx package) and TF.js models
+                                from the checkpoint bytes: full SVDs, dense
                                 Grams and commutators, principal angles
   fs_check.py same A.h5 B.h5..  the same results in every file (runs at 1, 2, 3
                                 ranks), timings and provenance aside
@@ -24,6 +25,11 @@
                                 every dataset and attribute is documented
   fs_check.py exact_path OUT.h5 PATH MIN
                                 at least MIN pairs had their exact Grams evaluated by PATH
+  fs_check.py pairs OUT.h5 MODEL TYPE=N... [heads=H,KV,D] [unplaced=N]
+                                exact pair counts by type of one model
+  fs_check.py onnx_heads OUT.h5 MODEL.onnx
+                                the head size agrees with the attention scaling
+                                constant in the ONNX graph
   fs_check.py expect OUT.h5 MODEL STATUS [TEXT]
                                 the model whose path ends in MODEL has STATUS and
                                 its error text contains TEXT
@@ -58,6 +64,62 @@ def load_safetensors(path):
             a = np.frombuffer(buf, DTYPES[t["dtype"]])
         out[name] = a.astype(np.float64).reshape(t["shape"])
     return out
+
+
+def load_onnx(path):
+    """Weights of an ONNX model (initializers and Constant nodes) with the onnx
+    package, in the [out, in] view: a 2-D weight fed to MatMul (or Gemm without
+    transB) as B is [in, out] (Paddle Linear, ONNX's A @ B) and is transposed."""
+    import onnx
+    from onnx import numpy_helper
+    g = onnx.load(path).graph
+    out = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    for n in g.node:
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value":
+                    out[n.output[0]] = numpy_helper.to_array(a.t)
+    inout = {n.input[1] for n in g.node if len(n.input) > 1 and (
+        n.op_type == "MatMul" or (n.op_type == "Gemm" and not any(
+            a.name == "transB" and a.i for a in n.attribute)))}
+    return {k: (v.T if k in inout and v.ndim == 2 else v).astype(np.float64)
+            for k, v in out.items() if v.dtype.kind == "f"}
+
+
+def load_tfjs(manifest):
+    """A TF.js weights manifest and its shards, dequantised (value = q scale + min),
+    in the [out, in] view: kernels [kh, kw, in, out] -> [out, in, kh, kw], dense
+    [in, out] -> [out, in]."""
+    groups = json.load(open(manifest))
+    base = os.path.dirname(manifest)
+    out = {}
+    for grp in groups:
+        raw = b"".join(open(os.path.join(base, p), "rb").read() for p in grp["paths"])
+        off = 0
+        for w in grp["weights"]:
+            n = int(np.prod(w["shape"])) if w["shape"] else 1
+            q = w.get("quantization")
+            dt = {"uint8": "<u1", "uint16": "<u2", "float32": "<f4", "int32": "<i4"}[
+                q["dtype"] if q else w["dtype"]]
+            a = np.frombuffer(raw, dt, n, off).astype(np.float64)
+            off += n * np.dtype(dt).itemsize
+            if q:
+                a = a * q["scale"] + q["min"]
+            a = a.reshape(w["shape"])
+            if a.ndim == 2:
+                a = a.T
+            elif a.ndim >= 3:
+                a = np.moveaxis(a, (-1, -2), (0, 1))
+            out[w["name"]] = a
+    return out
+
+
+def load_model(path):
+    if path.endswith(".onnx"):
+        return load_onnx(path)
+    if path.endswith(".json"):
+        return load_tfjs(path)
+    return load_safetensors(path)
 
 
 def s(x):
@@ -107,7 +169,8 @@ def matrix_of(tensors, m, i, eps=1e-5):
     t = orig = tensors[s(m["tensor"][i])]
     t = t.reshape(t.shape[0], -1) if t.ndim > 1 else t.reshape(1, -1)
     r0, c0, rows, cols = (int(m[c][i]) for c in ("row0", "col0", "rows", "cols"))
-    scale = bn_scale(tensors, gamma, var, eps) if var else np.ones(t.shape[0])
+    scale = (bn_scale(tensors, gamma, var, eps) if var else
+             tensors[gamma] if gamma else np.ones(t.shape[0]))  # a plain affine scale
     if unfold:  # rows are input channels: I = W[c_out, c_in, k] -> [c_in, c_out, k]
         if "ksize" in m:
             cin = t.shape[1] // int(m["ksize"][i])
@@ -124,7 +187,7 @@ def matrix_of(tensors, m, i, eps=1e-5):
     blk = rows // rep
     idx = np.concatenate([np.arange(r0 + b * step, r0 + b * step + blk) for b in range(rep)])
     w = t[idx][:, c0:c0 + cols].copy()
-    if var:  # output channels: stored rows, or stored columns of a transposed map
+    if var or gamma:  # output channels: stored rows, or stored columns of a transposed map
         if m["transposed"][i]:
             w *= scale[c0:c0 + cols][None, :]
         else:
@@ -222,10 +285,10 @@ def check_numbers(path):
         counted.update(alpha=0)
     for mi in range(len(mo["path"])):
         mpath = s(mo["path"][mi])
-        if not mpath.endswith(".safetensors") or s(mo["status"][mi]) != "ok":
+        if not mpath.endswith((".safetensors", ".onnx", ".json")) or s(mo["status"][mi]) != "ok":
             continue
         counted["models"] += 1
-        tensors = load_safetensors(mpath)
+        tensors = load_model(mpath)
         bn_eps = 1e-5  # BatchNorm's default, unless the model's config.json says otherwise
         cfg = os.path.join(os.path.dirname(mpath), "config.json")
         if os.path.exists(cfg):
@@ -876,6 +939,48 @@ def check_heads(path):
         not s(mo["path"][i]).endswith(".safetensors") for i in range(len(mo["path"]))), "unchecked rows"
 
 
+def check_pairs(path, model, *expected):
+    """The model whose path ends in MODEL has exactly these pair counts by type
+    (TYPE=N ...) and, with heads=H,KV,D, these head counts."""
+    f = h5py.File(path, "r")
+    mo, p = f["models"], f["pairs"]
+    rows = [i for i in range(len(mo["path"])) if s(mo["path"][i]).endswith(model)]
+    assert len(rows) == 1, "%s: %d rows end in %s" % (path, len(rows), model)
+    mi = rows[0]
+    types = [s(t) for t, m in zip(p["type"][()], p["model"][()]) if m == mi]
+    for e in expected:
+        key, want = e.split("=")
+        if key == "heads":
+            got = "%d,%d,%d" % tuple(int(mo[c][mi]) for c in ("n_head", "n_head_kv", "head_dim"))
+        elif key == "unplaced":
+            got = str(int(mo["n_unplaced"][mi]))
+        else:
+            got = str(types.count(key))
+        assert got == want, "%s: %s is %s, expected %s" % (model, key, got, want)
+    print("%s: %s" % (model, " ".join(expected)))
+
+
+def check_onnx_heads(path, model):
+    """The head size in the output agrees with the ONNX graph itself: the
+    attention logits are scaled by a constant head_dim^-1/2 (q * scale before
+    q k^T), once per transformer block."""
+    import onnx
+    from onnx import numpy_helper
+    f = h5py.File(path, "r")
+    mo = f["models"]
+    mi = [i for i in range(len(mo["path"])) if s(mo["path"][i]).endswith(model)][0]
+    h, d = int(mo["n_head"][mi]), int(mo["head_dim"][mi])
+    g = onnx.load(model).graph
+    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in g.node
+              if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"}
+    scales = [n for n in g.node if n.op_type == "Mul" and any(
+        x in consts and consts[x].size == 1 and abs(float(consts[x]) - d ** -0.5) < 1e-6
+        for x in n.input)]
+    assert d > 0 and len(scales) >= 1, "no Mul by head_dim^-1/2 = %g in %s" % (d ** -0.5, model)
+    print("%s: %d heads of size %d; %d attention scalings by %.7f in the graph" %
+          (model, h, d, len(scales), d ** -0.5))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"numbers": lambda: check_numbers(*args), "same": lambda: check_same(args),
@@ -884,4 +989,5 @@ if __name__ == "__main__":
      "zoo": lambda: check_zoo(args),
      "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args),
      "schema": lambda: check_schema(*args), "match": lambda: check_match(*args),
-     "heads": lambda: check_heads(*args), "exact_path": lambda: check_exact_path(*args)}[cmd]()
+     "heads": lambda: check_heads(*args), "exact_path": lambda: check_exact_path(*args),
+     "pairs": lambda: check_pairs(*args), "onnx_heads": lambda: check_onnx_heads(*args)}[cmd]()
