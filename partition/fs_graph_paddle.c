@@ -340,6 +340,9 @@ int fs_graph_build_paddle(const fs_model *m, const char *used, fs_graph *g, fs_e
   if (n) {
     /* without a dataflow order: creation order, convolutions before linears */
     for (int i = 0; i < n && !ordered; i++) lay[i].order = lay[i].num + (lay[i].linear ? 1000000000L : 0);
+    if (!ordered)
+      fs_graph_note(g, "no dataflow order in the file: Paddle layers taken in creation order, "
+                    "convolutions first");
     qsort(lay, (size_t)n, sizeof *lay, by_order);
     pd_batchnorms(m, lay, n, refs, g);
     pd_walk w = {m, g, lay, n, norms, pd_list(m, "layer_norm_", ".w_0", norms), 0, -1, 0,
