@@ -47,10 +47,11 @@ static void inspect_graph(const fs_model *m) {
     printf("layer graph: error: %s\n", err.msg);
     return;
   }
-  printf("layer graph: family %s\n", g.family);
-  if (g.n_head)
-    printf("  attention: %d heads, %d kv heads (%d query heads per kv head), head size %d\n",
-           g.n_head, g.n_head_kv, g.n_head / g.n_head_kv, g.head_dim);
+  printf("layer graph: family %s", g.family);
+  if (g.n_head) printf(", %d heads, %d kv heads, head size %d", g.n_head, g.n_head_kv, g.head_dim);
+  if (g.n_head && g.n_head_kv < g.n_head)
+    printf(" (grouped-query: %d query heads per kv head)", g.n_head / g.n_head_kv);
+  printf("\n");
   print_note(g.note);
   printf("  %d matrices:\n", g.nmat);
   for (int i = 0; i < g.nmat; i++) print_matrix(m, i, &g.mat[i]);
@@ -62,11 +63,11 @@ static void inspect_graph(const fs_model *m) {
   printf("\n");
   for (int i = 0; i < g.npair; i++) {
     const fs_pair *p = &g.pair[i];
-    char where[32] = "";
-    if (p->head >= 0) snprintf(where, sizeof where, "b%d h%d", p->block, p->head);
-    else if (p->block >= 0) snprintf(where, sizeof where, "b%d", p->block);
-    printf("    %-10s %-8s %-48s -> %s  (d = %lld)\n", fs_pair_type_name(p->type), where,
-           g.mat[p->writer].name, g.mat[p->reader].name, (long long)fs_matrix_in_dim(&g.mat[p->reader]));
+    char where[48] = "";
+    if (p->head >= 0) snprintf(where, sizeof where, ", block %d, head %d", p->block, p->head);
+    else if (p->block >= 0) snprintf(where, sizeof where, ", block %d", p->block);
+    printf("    %-10s %-48s -> %s  (d = %lld%s)\n", fs_pair_type_name(p->type), g.mat[p->writer].name,
+           g.mat[p->reader].name, (long long)fs_matrix_in_dim(&g.mat[p->reader]), where);
   }
   printf("  %d unplaced tensor%s%s\n", g.nunplaced, g.nunplaced == 1 ? "" : "s",
          g.nunplaced ? " (no rule or layer-map line places them; 2-D ones are analysed alone):" : "");

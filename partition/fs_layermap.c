@@ -247,13 +247,16 @@ static int tensor_of(const fs_layermap *map, const lm_line *x, const fs_model *m
   return t;
 }
 
-/* A whole, unsliced matrix of tensor t already in the graph, or -1. */
+/* A whole, unsliced matrix of tensor t already in the graph, or -1.  fold
+ * ANY_FOLD takes the layer as the rules read it (a norm gain folded in or
+ * not): a map line without fold= means that layer. */
+#define ANY_FOLD (-2)
 static int find_whole(const fs_graph *g, const fs_model *m, int t, int transposed, int fold,
                       int unfold) {
   for (int i = 0; i < g->nmat; i++) {
     const fs_matrix *x = &g->mat[i];
     if (x->tensor != t || x->head >= 0 || x->rep != 1 || x->unfold_in != unfold ||
-        x->fold != fold || (!unfold && x->transposed != transposed))
+        (fold != ANY_FOLD && x->fold != fold) || (!unfold && x->transposed != transposed))
       continue;
     int64_t r = fs_tensor_rows(&m->tensors[t]), c = fs_tensor_cols(&m->tensors[t]);
     if (!unfold && x->r0 == 0 && x->r1 == r && x->c0 == 0 && x->c1 == c) return i;
@@ -264,7 +267,7 @@ static int find_whole(const fs_graph *g, const fs_model *m, int t, int transpose
 
 static int writer_of(const fs_model *m, fs_graph *g, int t, int tw, int block, fs_error *err) {
   int conv = m->tensors[t].ndim >= 3;
-  int i = find_whole(g, m, t, conv ? 0 : tw, -1, 0);
+  int i = find_whole(g, m, t, conv ? 0 : tw, ANY_FOLD, 0);
   if (i >= 0) return i;
   if (conv) {
     bnorm none = {-1, -1, 0, ""};
@@ -275,14 +278,15 @@ static int writer_of(const fs_model *m, fs_graph *g, int t, int tw, int block, f
 
 static int reader_of(const fs_model *m, fs_graph *g, int t, int tr, int fold, int block,
                      fs_error *err) {
+  int want = fold >= 0 ? fold : ANY_FOLD;
   if (m->tensors[t].ndim >= 3) {
-    int i = find_whole(g, m, t, 1, fold, 1);
+    int i = find_whole(g, m, t, 1, want, 1);
     if (i >= 0) return i;
     bnorm none = {-1, -1, 0, ""};
     int64_t cin = m->tensors[t].shape[1];
     return fs_graph_add_in_rows(g, m, t, cin, 0, cin, &none, fold, block, err);
   }
-  int i = find_whole(g, m, t, tr, fold, 0);
+  int i = find_whole(g, m, t, tr, want, 0);
   return i >= 0 ? i : fs_graph_add_whole(g, m, t, tr, fold, block, err);
 }
 
@@ -412,7 +416,8 @@ int fs_layermap_apply(const fs_layermap *map, const fs_model *m, fs_graph *g, fs
     } else if (!x->ignore) {
       int t = tensor_of(map, x, m, x->w, "role", err);
       if (t < 0) return FS_ERR;
-      if (find_whole(g, m, t, x->tw, -1, 0) < 0 && fs_graph_add_whole(g, m, t, x->tw, -1, -1, err) < 0)
+      if (find_whole(g, m, t, x->tw, ANY_FOLD, 0) < 0 &&
+          fs_graph_add_whole(g, m, t, x->tw, -1, -1, err) < 0)
         return FS_ERR;
     } else if (fs_model_index(m, x->w) < 0) {
       return fs_fail(err, "%s:%d: ignored tensor '%s' is not in the model", map->path, x->line, x->w);
