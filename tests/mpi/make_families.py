@@ -6,7 +6,9 @@ fused c_attn; in block 0 query head 1 copies head 0 and value head 2 has rank 2)
 ViT (patch convolution); and two convolutional networks with BatchNorm
 (random running statistics): a torchvision-named ResNet of two stages, the
 second opening with a downsample block, and a LeNet-named CNN chain whose
-first linear layer reads a flattened [C, H, W] map.
+first linear layer reads a flattened [C, H, W] map; a Qwen2-style
+grouped-query model (Llama names, q/k/v biases); and a scaled-down PP-OCRv4
+recogniser as an ONNX file with Paddle's names (see ppocr_onnx).
 usage: make_families.py DIR"""
 import json
 import os
@@ -135,8 +137,104 @@ def cnn():
     return t, {"batch_norm_eps": 1e-3}
 
 
+def qwen():
+    """Qwen2/Mistral-style grouped-query attention in Hugging Face Llama names:
+    4 query heads sharing 2 key/value heads of size 4, q/k/v biases."""
+    kv, hd = 2, D // H
+    t = {"model.embed_tokens.weight": w(V, D)}
+    for b in range(2):
+        p = "model.layers.%d." % b
+        t.update({p + "input_layernorm.weight": gain(),
+                  p + "self_attn.q_proj.weight": w(H * hd, D), p + "self_attn.q_proj.bias": gain(),
+                  p + "self_attn.k_proj.weight": w(kv * hd, D),
+                  p + "self_attn.k_proj.bias": 0.1 * rng.standard_normal(kv * hd),
+                  p + "self_attn.v_proj.weight": w(kv * hd, D),
+                  p + "self_attn.v_proj.bias": 0.1 * rng.standard_normal(kv * hd),
+                  p + "self_attn.o_proj.weight": w(D, H * hd),
+                  p + "post_attention_layernorm.weight": gain(),
+                  p + "mlp.gate_proj.weight": w(F, D), p + "mlp.up_proj.weight": w(F, D),
+                  p + "mlp.down_proj.weight": w(D, F)})
+    t.update({"model.norm.weight": gain(), "lm_head.weight": w(V, D)})
+    return t, {"model_type": "qwen2", "num_attention_heads": H, "num_key_value_heads": kv,
+               "hidden_size": D}
+
+
+def ppocr_onnx(path):
+    """A scaled-down PP-OCRv4 recogniser as paddle2onnx writes it: weights in
+    Constant nodes with Paddle's names, Linear weights [in, out] fed to MatMul,
+    creation numbers out of forward order (the neck's convs numbered before the
+    re-parameterised backbone's), nodes in forward order.  Stem conv2d_1 +
+    batch_norm2d_1 (8 ch); depthwise 30; pointwise 31 (8 -> 24); depthwise 32
+    with a squeeze-excitation 5/6 (24 -> 6 -> 24); pointwise 33; neck conv2d_10
+    (24 -> 4, 1x3) and 11 (4 -> 16) with BatchNorms 2, 3; one SVTR block of
+    width 16, 8 heads of 2 (linear_1 qkv, 2 proj, 3 fc1, 4 fc2; layer_norm_1,
+    2; final 3); conv2d_12 (16 -> 24) + bn 4; conv2d_13 reading concat(backbone
+    24, conv2d_12 24), 1x3, -> 4, + bn 5; conv2d_14 (4 -> 16) + bn 6; CTC head
+    linear_5.  Pairs by hand: chain 9 (stem -> 31 through the depthwise 30,
+    31 -> SE 5 -> 6, 31 -> 33, 33 -> 10 -> 11, the two concat halves, 13 -> 14),
+    residual 5, mlp 1, ov 8, classifier 1."""
+    import onnx
+    from onnx import helper, numpy_helper
+    nodes, n = [], [0]
+
+    def const(name, a):
+        nodes.append(helper.make_node("Constant", [], [name], value=numpy_helper.from_array(
+            np.asarray(a, dtype=np.float32), name)))
+        return name
+
+    def op(kind, *inputs):
+        n[0] += 1
+        out = "t%d" % n[0]
+        nodes.append(helper.make_node(kind, list(inputs), [out]))
+        return out
+
+    def convl(x, num, co, ci, kh, kw, bias):
+        wname = const("conv2d_%d.w_0" % num, rng.standard_normal((co, ci, kh, kw)) / np.sqrt(ci * kh * kw))
+        if bias:
+            return op("Conv", x, wname, const("conv2d_%d.b_0" % num, 0.1 * rng.standard_normal(co)))
+        return op("Conv", x, wname)
+
+    def bnl(x, num, c):
+        names = [const("batch_norm2d_%d.%s" % (num, k), v) for k, v in (
+            ("w_0", 1 + 0.3 * rng.standard_normal(c)), ("b_0", 0.1 * rng.standard_normal(c)),
+            ("w_1", 0.1 * rng.standard_normal(c)), ("w_2", rng.uniform(0.2, 3.0, c)))]
+        return op("HardSwish", op("BatchNormalization", x, *names))
+
+    def linear(x, num, i, o):
+        y = op("MatMul", x, const("linear_%d.w_0" % num, rng.standard_normal((i, o)) / np.sqrt(i)))
+        return op("Add", y, const("linear_%d.b_0" % num, 0.1 * rng.standard_normal(o)))
+
+    def lnorm(x, num, c):
+        y = op("Mul", x, const("layer_norm_%d.w_0" % num, 1 + 0.3 * rng.standard_normal(c)))
+        return op("Add", y, const("layer_norm_%d.b_0" % num, 0.1 * rng.standard_normal(c)))
+
+    x = bnl(convl("x", 1, 8, 3, 3, 3, False), 1, 8)
+    x = convl(x, 30, 8, 1, 3, 3, True)
+    x = op("HardSwish", convl(x, 31, 24, 8, 1, 1, True))
+    x = convl(x, 32, 24, 1, 3, 3, True)
+    se = convl(op("GlobalAveragePool", x), 5, 6, 24, 1, 1, True)
+    se = convl(op("Relu", se), 6, 24, 6, 1, 1, True)
+    x = op("Mul", x, op("HardSigmoid", se))
+    h = x = op("HardSwish", convl(x, 33, 24, 24, 1, 1, True))
+    z = bnl(convl(x, 10, 4, 24, 1, 3, False), 2, 4)
+    z = bnl(convl(z, 11, 16, 4, 1, 1, False), 3, 16)
+    qkv = linear(lnorm(z, 1, 16), 1, 16, 48)
+    z = op("Add", z, linear(op("Softmax", qkv), 2, 16, 16))
+    z = op("Add", z, linear(op("HardSwish", linear(lnorm(z, 2, 16), 3, 16, 32)), 4, 32, 16))
+    z = bnl(convl(lnorm(z, 3, 16), 12, 24, 16, 1, 1, False), 4, 24)
+    z = bnl(convl(op("Concat", h, z), 13, 4, 48, 1, 3, False), 5, 4)
+    z = bnl(convl(z, 14, 16, 4, 1, 1, False), 6, 16)
+    y = linear(z, 5, 16, 10)
+    graph = helper.make_graph(nodes, "Model from PaddlePaddle.",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info(y, onnx.TensorProto.FLOAT, None)])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(helper.make_model(graph, producer_name="make_families"), path)
+
+
 if __name__ == "__main__":
     for name, make in (("gpt2", gpt2), ("neox", neox), ("bert", bert), ("vit", vit),
-                       ("resnet", resnet), ("cnn", cnn)):
+                       ("resnet", resnet), ("cnn", cnn), ("qwen", qwen)):
         tensors, config = make()
         write(os.path.join(sys.argv[1], name), tensors, config)
+    ppocr_onnx(os.path.join(sys.argv[1], "ppocr", "model.onnx"))
