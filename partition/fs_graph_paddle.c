@@ -211,6 +211,7 @@ static int pd_block(pd_walk *w, int i, fs_error *err) {
   if (pd_heads(m, C, &h, &kv)) {
     int64_t hd = C / h;
     if (!g->n_head) g->n_head = h, g->n_head_kv = kv, g->head_dim = (int)hd;
+    FS_TRY(fs_graph_add_head_block(g, b, x[0], x[1], x[2], o, err));
     int first = g->nmat;
     for (int k = 0; k < kv; k++) {
       char s1[32];

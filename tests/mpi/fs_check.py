@@ -954,6 +954,8 @@ def check_pairs(path, model, *expected):
             got = "%d,%d,%d" % tuple(int(mo[c][mi]) for c in ("n_head", "n_head_kv", "head_dim"))
         elif key == "unplaced":
             got = str(int(mo["n_unplaced"][mi]))
+        elif key == "head_rows":  # rows of /heads: blocks x query heads
+            got = str(int(np.sum(f["heads"]["model"][()] == mi)))
         else:
             got = str(types.count(key))
         assert got == want, "%s: %s is %s, expected %s" % (model, key, got, want)

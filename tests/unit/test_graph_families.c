@@ -43,6 +43,10 @@ START_TEST(ppocr_real) {
   ck_assert_int_eq(g.n_head, 8);
   ck_assert_int_eq(g.n_head_kv, 8);
   ck_assert_int_eq(g.head_dim, 15);
+  ck_assert_int_eq(g.nhead_block, 2); /* both SVTR blocks go to the head diagnostics */
+  ck_assert_int_eq(fs_matrix_out_dim(&g.head_block[1].q), 120);
+  ck_assert_int_eq(g.head_block[1].q.r0, 0);
+  ck_assert_int_eq(g.head_block[1].v.r0, 240);
   ck_assert_int_eq(count_type(&g, FS_PAIR_CHAIN), 23);
   ck_assert_int_eq(count_type(&g, FS_PAIR_RESIDUAL), 9);
   ck_assert_int_eq(count_type(&g, FS_PAIR_MLP), 2);
