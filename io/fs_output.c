@@ -328,8 +328,8 @@ static const column model_columns[] = {
     {"path", FS_H5_STRING, 512, o_path, "checkpoint file as given"},
     {"format", FS_H5_STRING, 16, o_format, "safetensors or gguf"},
     {"family", FS_H5_STRING, 16, o_family,
-     "layer-graph family: llama, gpt2, bert, roberta, gptneox, vit, resnet, resnet-tfjs, paddle, "
-     "cnn, mlp, layer-map or matrices"},
+     "layer-graph family: llama, gpt2, bert, roberta, gptneox, vit, resnet, resnet-tfjs, cnn-tfjs, "
+     "paddle, cnn, mlp, layer-map or matrices"},
     {"status", FS_H5_STRING, 8, o_status, "ok, partial (some items failed) or failed"},
     {"error", FS_H5_STRING, 512, o_error, "reason of a failure, or a note on the graph"},
     {"file_size", FS_H5_INT64, 0, o_size, "bytes"},

@@ -843,6 +843,10 @@ static int build_rules(const fs_model *m, fs_graph *g, char *used, fs_error *err
     mark_used(g, used);
   }
   if (!rc) {
+    rc = fs_graph_build_tfjs_chain(m, used, g, err);
+    mark_used(g, used);
+  }
+  if (!rc) {
     rc = build_resnet(m, used, g, err);
     mark_used(g, used);
   }

@@ -56,6 +56,7 @@ void fs_graph_note(fs_graph *g, const char *fmt, ...) __attribute__((format(prin
  * used marks the tensors placed so far. */
 int fs_graph_build_paddle(const fs_model *m, const char *used, fs_graph *g, fs_error *err);
 int fs_graph_build_tfjs_resnet(const fs_model *m, const char *used, fs_graph *g, fs_error *err);
+int fs_graph_build_tfjs_chain(const fs_model *m, const char *used, fs_graph *g, fs_error *err);
 
 /* A depthwise convolution [C, 1, kh, kw] (PyTorch/Paddle; TF's [kh, kw, C, 1]
  * is presented as [1, C, kh, kw] and named ".../depthwise..."): channels C. */

@@ -1,7 +1,9 @@
 /*
- * fs_graph_tfjs.c - residual networks in face-api's TF.js naming (the
- * dlib-style ResNet-34 of face-api's face recogniser), see
- * docs/layer-graph.md.
+ * fs_graph_tfjs.c - face-api's TF.js networks by their weight names, see
+ * docs/layer-graph.md: the residual network of the face recogniser, and the
+ * separable-convolution chains of its detector, landmark and expression nets.
+ *
+ * Residual networks (the dlib-style ResNet-34 of the face recogniser):
  *
  * Weights: "<M>/conv/filters" (the reader presents TF's [kh, kw, in, out] as
  * [out, in, kh, kw]), "<M>/conv/bias", and an affine "<M>/scale/weights",
@@ -13,6 +15,16 @@
  * any other conv module is a plain layer (the stem "conv32_down").  The
  * manifest lists the layers in the order the network applies them.  A dense
  * "fc" [out, in] after global average pooling reads the last block's channels.
+ *
+ * Separable chains (tiny_face_detector, face_landmark_68_tiny, ...): in
+ * manifest order "<M>/filters" (a conv), "<M>/depthwise_filter" (TF's
+ * [kh, kw, C, 1], presented as [1, C, kh, kw]: it filters each channel alone,
+ * mixes none, and the stream passes through it), "<M>/pointwise_filter" (a
+ * 1x1 conv reading the channels), "<M>/weights" (a dense layer, the last one
+ * the classifier or regression head).  Consecutive layers whose channels
+ * follow are chain pairs; dense connections that add earlier outputs and
+ * shortcut convs reading an earlier stream are not followed (the note says
+ * which layer could not be paired).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,4 +89,67 @@ int fs_graph_build_tfjs_resnet(const fs_model *m, const char *used, fs_graph *g,
   }
   if (!rc && !g->family[0]) snprintf(g->family, sizeof g->family, "resnet-tfjs");
   return rc;
+}
+
+/* ---- separable chains ------------------------------------------------------- */
+
+typedef enum { SEP_NONE, SEP_CONV, SEP_DEPTHWISE, SEP_DENSE } sep_kind;
+
+static sep_kind sep_kind_of(const fs_tensor *x) {
+  size_t n = strlen(x->name);
+  if (x->ndim == 4 && ends_with(x->name, n, "/depthwise_filter")) return SEP_DEPTHWISE;
+  if (x->ndim == 4 && (ends_with(x->name, n, "/filters") || ends_with(x->name, n, "/pointwise_filter")))
+    return SEP_CONV;
+  if (x->ndim == 2 && ends_with(x->name, n, "/weights")) return SEP_DENSE;
+  return SEP_NONE;
+}
+
+/* One layer reading the stream (cur, C); returns its writer matrix. */
+static int sep_step(const fs_model *m, fs_graph *g, int t, sep_kind k, int last_dense, int cur,
+                    int64_t C, int depth, fs_error *err) {
+  const fs_tensor *x = &m->tensors[t];
+  bnorm none = {-1, -1, 0, ""};
+  int64_t cin = k == SEP_DENSE ? fs_tensor_cols(x) : x->shape[1];
+  int r = -1;
+  if (cur >= 0 && cin == C) {
+    r = k == SEP_DENSE ? fs_graph_add_whole(g, m, t, 0, -1, depth, err)
+                       : fs_graph_add_in_rows(g, m, t, cin, 0, cin, &none, -1, depth, err);
+    if (r < 0) return FS_ERR;
+    if (fs_graph_add_pair(g, last_dense ? FS_PAIR_CLASSIFIER : FS_PAIR_CHAIN, cur, r, depth, -1, err))
+      return FS_ERR;
+  } else if (cur >= 0) {
+    fs_graph_note(g, "%s reads %lld channels, the layer before it writes %lld: not paired "
+                  "(a shortcut or a dense connection)", x->name, (long long)cin, (long long)C);
+  }
+  if (k == SEP_DENSE) return r >= 0 ? r : fs_graph_add_whole(g, m, t, 0, -1, depth, err);
+  return fs_graph_add_out(g, m, t, &none, depth, err);
+}
+
+int fs_graph_build_tfjs_chain(const fs_model *m, const char *used, fs_graph *g, fs_error *err) {
+  int ndw = 0, last = -1;
+  for (int t = 0; t < m->ntensors; t++) {
+    sep_kind k = used[t] ? SEP_NONE : sep_kind_of(&m->tensors[t]);
+    ndw += k == SEP_DEPTHWISE;
+    if (k == SEP_DENSE) last = t;
+  }
+  if (!ndw) return 0;
+  int cur = -1, depth = 0;
+  int64_t C = 0;
+  for (int t = 0; t < m->ntensors; t++) {
+    sep_kind k = used[t] ? SEP_NONE : sep_kind_of(&m->tensors[t]);
+    if (k == SEP_NONE) continue;
+    if (k == SEP_DEPTHWISE) { /* analysed alone; the stream passes through */
+      bnorm none = {-1, -1, 0, ""};
+      if (fs_graph_add_out(g, m, t, &none, depth, err) < 0) return FS_ERR;
+      if (cur >= 0 && fs_graph_depthwise_channels(m, t) != C)
+        fs_graph_note(g, "%s filters %lld channels, the layer before it writes %lld",
+                      m->tensors[t].name, (long long)fs_graph_depthwise_channels(m, t), (long long)C);
+      continue;
+    }
+    int o = sep_step(m, g, t, k, t == last, cur, C, depth++, err);
+    if (o < 0) return FS_ERR;
+    cur = o, C = fs_tensor_rows(&m->tensors[t]);
+  }
+  if (!g->family[0]) snprintf(g->family, sizeof g->family, "cnn-tfjs");
+  return 0;
 }

@@ -8,7 +8,8 @@ ViT (patch convolution); and two convolutional networks with BatchNorm
 second opening with a downsample block, and a LeNet-named CNN chain whose
 first linear layer reads a flattened [C, H, W] map; a Qwen2-style
 grouped-query model (Llama names, q/k/v biases); and a scaled-down PP-OCRv4
-recogniser as an ONNX file with Paddle's names (see ppocr_onnx).
+recogniser as an ONNX file with Paddle's names (see ppocr_onnx); face-api's
+tiny face detector scaled down as TF.js (separable convolutions).
 usage: make_families.py DIR"""
 import json
 import os
@@ -232,9 +233,38 @@ def ppocr_onnx(path):
     onnx.save(helper.make_model(graph, producer_name="make_families"), path)
 
 
+def tfjs_separable(folder):
+    """face-api's tiny face detector scaled down, as a TF.js weights manifest
+    and shard (float32, TF layouts): conv0/filters [3, 3, 3, 4], then
+    separable convs conv1..conv3 (depthwise_filter [3, 3, C, 1], pointwise_filter
+    [1, 1, C, 2C], bias), a 1x1 head conv8/filters [1, 1, 32, 5], and a dense
+    fc/weights [5, 3] ([in, out]).  Pairs by hand: conv0 -> conv1 pointwise ->
+    conv2 -> conv3 -> conv8 (4 chain, through the depthwise convs), conv8 -> fc
+    (classifier)."""
+    ws = [("conv0/filters", rng.standard_normal((3, 3, 3, 4)) / np.sqrt(27)),
+          ("conv0/bias", 0.1 * rng.standard_normal(4))]
+    c = 4
+    for i in (1, 2, 3):
+        ws += [("conv%d/depthwise_filter" % i, rng.standard_normal((3, 3, c, 1)) / 3),
+               ("conv%d/pointwise_filter" % i, rng.standard_normal((1, 1, c, 2 * c)) / np.sqrt(c)),
+               ("conv%d/bias" % i, 0.1 * rng.standard_normal(2 * c))]
+        c *= 2
+    ws += [("conv8/filters", rng.standard_normal((1, 1, c, 5)) / np.sqrt(c)),
+           ("conv8/bias", 0.1 * rng.standard_normal(5)), ("fc/weights", w(5, 3))]
+    os.makedirs(folder, exist_ok=True)
+    blob = b"".join(np.ascontiguousarray(a, dtype="<f4").tobytes() for _, a in ws)
+    with open(os.path.join(folder, "model.bin"), "wb") as f:
+        f.write(blob)
+    manifest = [{"paths": ["model.bin"], "weights": [
+        {"name": n, "shape": list(a.shape), "dtype": "float32"} for n, a in ws]}]
+    with open(os.path.join(folder, "model-weights_manifest.json"), "w") as f:
+        json.dump(manifest, f)
+
+
 if __name__ == "__main__":
     for name, make in (("gpt2", gpt2), ("neox", neox), ("bert", bert), ("vit", vit),
                        ("resnet", resnet), ("cnn", cnn), ("qwen", qwen)):
         tensors, config = make()
         write(os.path.join(sys.argv[1], name), tensors, config)
     ppocr_onnx(os.path.join(sys.argv[1], "ppocr", "model.onnx"))
+    tfjs_separable(os.path.join(sys.argv[1], "tfjs_separable"))

@@ -324,6 +324,45 @@ START_TEST(paddle_creation_order) {
 }
 END_TEST
 
+/* face-api's separable nets (tiny_face_detector): TF's depthwise kernels
+ * [3, 3, C, 1] presented as [1, C, 3, 3], pointwise [1, 1, C, C'] as
+ * [C', C, 1, 1]; the pointwise convs chain through the depthwise ones. */
+START_TEST(tfjs_separable_chain) {
+  fake f;
+  fake_init(&f);
+  fake_conv(&f, "conv0/filters", 16, 3, 3, 3);
+  fake_tensor(&f, "conv0/bias", 1, 16, 0);
+  int64_t c = 16;
+  for (int i = 1; i <= 5; i++, c *= 2) {
+    char n[64];
+    snprintf(n, sizeof n, "conv%d/depthwise_filter", i);
+    fake_conv(&f, n, 1, c, 3, 3);
+    snprintf(n, sizeof n, "conv%d/pointwise_filter", i);
+    fake_conv(&f, n, 2 * c, c, 1, 1);
+    snprintf(n, sizeof n, "conv%d/bias", i);
+    fake_tensor(&f, n, 1, 2 * c, 0);
+  }
+  fake_conv(&f, "conv8/filters", 25, 512, 1, 1);
+  fake_tensor(&f, "conv8/bias", 1, 25, 0);
+  fs_graph g;
+  fs_error e;
+  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  ck_assert_str_eq(g.family, "cnn-tfjs");
+  ck_assert_str_eq(g.note, "");
+  ck_assert_int_eq(count_type(&g, FS_PAIR_CHAIN), 6);
+  ck_assert_int_eq(g.npair, 6);
+  ck_assert_int_eq(g.nmat, 1 + 5 + 5 * 2 + 2);
+  ck_assert_int_eq(g.nunplaced, 0);
+  pair_of(&g, FS_PAIR_CHAIN, "conv0/filters", "conv1/pointwise_filter[in]");
+  const fs_pair *p = pair_of(&g, FS_PAIR_CHAIN, "conv4/pointwise_filter", "conv5/pointwise_filter[in]");
+  ck_assert_int_eq(fs_matrix_in_dim(&g.mat[p->reader]), 256);
+  pair_of(&g, FS_PAIR_CHAIN, "conv5/pointwise_filter", "conv8/filters[in]");
+  ck_assert_int_eq(pairs_touching(&g, &f.m, "conv3/depthwise_filter"), 0);
+  fs_graph_free(&g);
+  fs_model_close(&f.m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("graph_families");
   TCase *tc = tcase_create("families");
@@ -336,6 +375,7 @@ int main(void) {
   tcase_add_test(tc, unplaced_listed);
   tcase_add_test(tc, depthwise_passes_through);
   tcase_add_test(tc, paddle_creation_order);
+  tcase_add_test(tc, tfjs_separable_chain);
   suite_add_tcase(s, tc);
   return fs_test_run(s);
 }
