@@ -7,8 +7,8 @@
  *   "dir with space/model.gguf" wd=0.1
  *
  * A line is a path (double-quoted if it holds spaces or '#') followed by
- * key=value tags.  family= and layers= are tags like the others (the layer map
- * path is resolved like the model path); all of them go to /models/tags.  A
+ * key=value tags, all of which go to /models/tags.  layers= (resolved like the
+ * model path) is also that model's layer map (partition/fs_plan.c).  A
  * line without any '=' after its first word is a whole path, as the one-path-
  * per-line manifests always were.  A bad line is reported with file:line and
  * its reason and skipped; the other models go on.

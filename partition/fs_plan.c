@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "fs_fault.h"
+#include "fs_layermap.h"
+#include "fs_manifest.h"
 
 const char *fs_schedule_name(fs_schedule s) {
   return s == FS_SCHED_LPT ? "lpt" : s == FS_SCHED_DYNAMIC ? "dynamic" : "auto";
@@ -47,14 +49,30 @@ int fs_plan_k(int kmax, int64_t rows, int64_t cols) {
   return (int)k;
 }
 
-static void open_model(fs_plan_model *pm, const char *path, int index) {
+/* The graph of one model: with its manifest's layers=FILE tag, that map is
+ * the active one while this model's graph is built (in place of the run's
+ * --layer-map), so each model of a zoo can bring its own. */
+static int build_graph(const fs_model *m, const char *tags, fs_graph *g, fs_error *err) {
+  char path[4096];
+  if (!tags || !fs_manifest_tag(tags, "layers", path, sizeof path)) return fs_graph_build(m, g, err);
+  fs_layermap *map = NULL;
+  FS_TRY(fs_layermap_read(path, &map, err));
+  const fs_layermap *run_map = fs_layermap_active();
+  fs_layermap_activate(map);
+  int rc = fs_graph_build(m, g, err);
+  fs_layermap_activate(run_map);
+  fs_layermap_free(map);
+  return rc;
+}
+
+static void open_model(fs_plan_model *pm, const char *path, const char *tags, int index) {
   fs_error e;
   fs_error_clear(&e);
   if (fs_fault_hit(FS_FAULT_OPEN, index)) {
     snprintf(pm->error, sizeof pm->error, "%s: cannot read the header (injected fault)", path);
     return;
   }
-  if (fs_model_open(path, &pm->model, &e) || fs_graph_build(&pm->model, &pm->graph, &e)) {
+  if (fs_model_open(path, &pm->model, &e) || build_graph(&pm->model, tags, &pm->graph, &e)) {
     memcpy(pm->error, e.msg, sizeof pm->error);
     return;
   }
@@ -256,7 +274,8 @@ static int plan_heads(fs_plan *p, fs_error *err) {
   return 0;
 }
 
-int fs_plan_open(char *const *paths, int nmodels, fs_plan *p, fs_error *err) {
+int fs_plan_open(char *const *paths, char *const *tags, int nmodels, fs_plan *p,
+                 fs_error *err) {
   memset(p, 0, sizeof *p);
   p->nmodels = nmodels;
   p->models = calloc((size_t)nmodels + 1, sizeof *p->models);
@@ -264,7 +283,7 @@ int fs_plan_open(char *const *paths, int nmodels, fs_plan *p, fs_error *err) {
   for (int i = 0; i < nmodels; i++) {
     p->models[i].path = strdup(paths[i]);
     if (!p->models[i].path) return fs_fail(err, "out of memory planning %d models", nmodels);
-    open_model(&p->models[i], paths[i], i);
+    open_model(&p->models[i], paths[i], tags ? tags[i] : NULL, i);
   }
   return 0;
 }
@@ -302,7 +321,7 @@ int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
 
 int fs_plan_build_opts(char *const *paths, int nmodels, const fs_plan_opts *o, int nranks,
                        fs_plan *p, fs_error *err) {
-  FS_TRY(fs_plan_open(paths, nmodels, p, err));
+  FS_TRY(fs_plan_open(paths, NULL, nmodels, p, err));
   fs_plan_set_opts(p, o);
   return fs_plan_assign(p, o->kmax, nranks, err);
 }

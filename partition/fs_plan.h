@@ -122,7 +122,10 @@ typedef struct fs_plan {
  * opened in between (a file may be readable on some ranks only). */
 int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
                   fs_plan *p, fs_error *err);
-int fs_plan_open(char *const *paths, int nmodels, fs_plan *p, fs_error *err);
+/* tags: NULL, or per model its manifest tags; a layers=FILE tag gives that
+ * model its own layer map. */
+int fs_plan_open(char *const *paths, char *const *tags, int nmodels, fs_plan *p,
+                 fs_error *err);
 int fs_plan_assign(fs_plan *p, int kmax, int nranks, fs_error *err);
 
 /* Marks model i failed with the reason why (closing it if it was open);

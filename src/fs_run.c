@@ -100,7 +100,7 @@ int fs_run_init(fs_run *R, MPI_Comm comm, char *const *paths, int nmodels,
   R->opts = o;
   int ok = fs_fault_init(R->rank) == 0 ||
            fs_fail(err, "FLAGSCOPE_FAULT cannot be parsed (see src/fs_fault.h)") == 0;
-  ok = ok && fs_plan_open(paths, nmodels, &R->plan, err) == 0;
+  ok = ok && fs_plan_open(paths, o->model_tags, nmodels, &R->plan, err) == 0;
   int all;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   if (all && agree_models(R, err)) all = 0;

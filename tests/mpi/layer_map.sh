@@ -29,6 +29,17 @@ expect_rc 0 mpirun -n 2 --oversubscribe "$fs" analyze --quiet --k 8 --layer-map 
 expect_rc 0 "$py" "$chk" pairs "$w/good.h5" gnubg-nets.safetensors chain=4 mlp=0 ov=0 classifier=0 unplaced=0
 expect_rc 0 "$py" "$chk" numbers "$w/good.h5"
 
+# a zoo manifest's layers= tag: that model alone gets the map (its path is
+# relative to the manifest), the same nets listed without it keep 3 pairs
+ln -sf "$gnubg" "$w/mapped.safetensors"
+printf '%s\nmapped.safetensors seed=1 layers=good.map\n' "$gnubg" > "$w/zoo.txt"
+expect_rc 0 mpirun -n 2 --oversubscribe "$fs" analyze --quiet --k 8 --zoo "$w/zoo.txt" -o "$w/zoo.h5"
+expect_rc 0 "$py" "$chk" pairs "$w/zoo.h5" mapped.safetensors chain=4 mlp=0 ov=0 classifier=0 unplaced=0
+expect_rc 0 "$py" "$chk" pairs "$w/zoo.h5" gnubg-nets.safetensors chain=3 mlp=0 ov=0 classifier=0 unplaced=0
+printf 'mapped.safetensors layers=bad.map\n' > "$w/badzoo.txt"
+expect_rc 1 "$fs" analyze --quiet --zoo "$w/badzoo.txt" -o "$w/badzoo.h5"
+expect_rc 0 "$py" "$chk" expect "$w/badzoo.h5" mapped.safetensors failed "bad.map:2: unknown directive"
+
 printf 'pair chain race.fc1.weight nosuch.weight\n' > "$w/absent.map"
 expect_rc 1 "$fs" analyze --quiet --layer-map "$w/absent.map" -o "$w/absent.h5" "$gnubg"
 expect_rc 0 "$py" "$chk" expect "$w/absent.h5" gnubg-nets.safetensors failed \
