@@ -57,16 +57,19 @@ static int compute_one(fs_run *R, int64_t gi, MPI_Comm group, fs_error *err) {
   int mi = R->plan.mat[gi].model;
   const fs_model *model = &R->plan.models[mi].model;
   int rc, fault = fs_fault_hit(FS_FAULT_READ, mi), leader = 1;
-  if (group != MPI_COMM_NULL) { /* a group's SVD (never with --full-spectrum): the leader goes on */
+  if (group != MPI_COMM_NULL) { /* a group's SVD: the leader goes on */
     MPI_Comm_rank(group, &rc);
     leader = rc == 0;
+    if (leader && o->full_spectrum) /* NULL: the group fails the matrix together */
+      q->sigma_full = malloc(sizeof *q->sigma_full * (size_t)(mn + 1));
     /* A fault on one member fails the matrix on all, before any collective. */
     fault = fault ? 1 : fs_fault_hit(FS_FAULT_SPECTRA, mi) ? 2 : 0;
     MPI_Allreduce(MPI_IN_PLACE, &fault, 1, MPI_INT, MPI_MAX, group);
     rc = fault == 1 ? fs_fail(err, "%s: matrix '%s': cannot read the tensor (injected fault)",
                               R->plan.models[mi].path, x->name)
        : fault == 2 ? fs_fail(err, "the singular value solver failed (injected fault)")
-                    : fs_spectrum_dist_compute(group, model, x, R->plan.mat[gi].k, s, err);
+                    : fs_spectrum_dist_compute_full(group, model, x, R->plan.mat[gi].k,
+                                                    o->full_spectrum, q->sigma_full, s, err);
     double block = 8.0 * ((m + R->plan.mat[gi].nranks - 1) / R->plan.mat[gi].nranks) * n;
     if (block > R->largest_owned) R->largest_owned = block; /* this member's row block */
     if (!leader || fault == 1) return rc;

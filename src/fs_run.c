@@ -104,10 +104,7 @@ int fs_run_init(fs_run *R, MPI_Comm comm, char *const *paths, int nmodels,
   int all;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   if (all && agree_models(R, err)) all = 0;
-  /* --full-spectrum runs dgesdd on the whole matrix: no groups then. */
-  fs_plan_opts po = {o->kmax, o->full_spectrum ? 0 : o->mem_per_rank, (fs_schedule)o->schedule};
-  if (all && o->full_spectrum && o->mem_per_rank > 0 && o->log && R->rank == 0)
-    fprintf(o->log, "flagscope: --mem-per-rank ignored: --full-spectrum needs every matrix whole on one rank\n");
+  fs_plan_opts po = {o->kmax, o->mem_per_rank, (fs_schedule)o->schedule};
   fs_plan_set_opts(&R->plan, &po);
   ok = all && fs_plan_assign(&R->plan, o->kmax, R->size, err) == 0 && allocate(R);
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);

@@ -165,7 +165,36 @@ static int solve_with_fallback(dist *d, double *floor, fs_spectrum *s, fs_error 
   return fs_error_prefix(err, "%.200s; fallback", first.msg);
 }
 
-static int run(dist *d, const fs_model *model, const fs_matrix *x, fs_spectrum *s, fs_error *err) {
+/* Every singular value of the distributed matrix (--full-spectrum), on the
+ * leader in all[]: ScaLAPACK's PDGESVD through SLEPc, which redistributes W
+ * block-cyclically on the group, so no rank ever holds all of it. */
+static int all_values(dist *d, double *all, fs_error *err) {
+  int mn = d->m < d->n ? d->m : d->n;
+  SVD svd = NULL;
+  PetscInt nconv = 0;
+  int rc = !d->rank && !all ? fs_fail(err, "out of memory for %d singular values", mn) : 0;
+  FS_TRY(agree(d->g, rc, err));
+  rc = fs_svd_configure(d->g, d->A, mn, SVDSCALAPACK, NULL, &svd, err);
+  PetscErrorCode perr = rc ? 0 : SVDSolve(svd);
+  if (perr) rc = fs_petsc_fail(err, perr, "SVDSolve (scalapack)", __FILE__, __LINE__);
+  if (!rc && (perr = SVDGetConverged(svd, &nconv)))
+    rc = fs_petsc_fail(err, perr, "SVDGetConverged", __FILE__, __LINE__);
+  if (!rc && nconv < mn)
+    rc = fs_fail(err, "full spectrum of %dx%d matrix on %d ranks: %d of %d values", d->m, d->n,
+                 d->size, (int)nconv, mn);
+  for (int i = 0; !rc && i < mn; i++) { /* values only: replicated on every member */
+    PetscReal sigma;
+    if ((perr = SVDGetSingularTriplet(svd, i, &sigma, NULL, NULL)))
+      rc = fs_petsc_fail(err, perr, "SVDGetSingularTriplet", __FILE__, __LINE__);
+    else if (!d->rank)
+      all[i] = sigma;
+  }
+  SVDDestroy(&svd);
+  return agree(d->g, rc, err);
+}
+
+static int run(dist *d, const fs_model *model, const fs_matrix *x, fs_spectrum *s,
+               int full, double *all, fs_error *err) {
   double amax = 0, fro = 0;
   PetscInt mloc = PETSC_DECIDE, m = d->m;
   FS_PETSC(err, PetscSplitOwnership(d->g, &mloc, &m));
@@ -184,6 +213,7 @@ static int run(dist *d, const fs_model *model, const fs_matrix *x, fs_spectrum *
   if (!d->rank) s->fro = fro;
   if (fro == 0.0) { /* every member knows it: fro is all-reduced */
     if (!d->rank) fs_spectrum_zero(s);
+    for (int i = 0; full && all && i < (d->m < d->n ? d->m : d->n); i++) all[i] = 0.0;
     return 0;
   }
   /* Extreme magnitudes as in fs_spectrum.c: solve 2^-e W, scale back. */
@@ -194,11 +224,20 @@ static int run(dist *d, const fs_model *model, const fs_matrix *x, fs_spectrum *
   double floor = FS_SVD_FLOOR_FRACTION * ldexp(fro, -e);
   FS_TRY(solve_with_fallback(d, &floor, s, err));
   for (int i = 0; !d->rank && i < d->k; i++) s->sigma[i] = ldexp(s->sigma[i], e);
+  if (full) {
+    FS_TRY(all_values(d, all, err));
+    for (int i = 0; !d->rank && i < (d->m < d->n ? d->m : d->n); i++) all[i] = ldexp(all[i], e);
+  }
   return 0;
 }
 
 int fs_spectrum_dist_compute(MPI_Comm group, const fs_model *m, const fs_matrix *x, int k,
                              fs_spectrum *s, fs_error *err) {
+  return fs_spectrum_dist_compute_full(group, m, x, k, 0, NULL, s, err);
+}
+
+int fs_spectrum_dist_compute_full(MPI_Comm group, const fs_model *m, const fs_matrix *x, int k,
+                                  int full, double *all, fs_spectrum *s, fs_error *err) {
   memset(s, 0, sizeof *s);
   dist d = {.g = group, .m = (int)fs_matrix_rows(x), .n = (int)fs_matrix_cols(x), .k = k};
   MPI_Comm_rank(group, &d.rank);
@@ -206,7 +245,7 @@ int fs_spectrum_dist_compute(MPI_Comm group, const fs_model *m, const fs_matrix 
   int mn = d.m < d.n ? d.m : d.n;
   if (d.m < 1 || d.n < 1 || k < 1 || k > mn)
     return fs_fail(err, "SVD of %dx%d matrix: k = %d outside [1, %d]", d.m, d.n, k, mn);
-  int rc = run(&d, m, x, s, err);
+  int rc = run(&d, m, x, s, full, all, err);
   MatDestroy(&d.A);
   if (rc || d.rank) fs_spectrum_free(s);
   if (!rc && d.rank) memset(s, 0, sizeof *s);

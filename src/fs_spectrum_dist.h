@@ -29,4 +29,11 @@
 int fs_spectrum_dist_compute(MPI_Comm group, const fs_model *m, const fs_matrix *x, int k,
                              fs_spectrum *s, fs_error *err);
 
+/* The same, and with full = 1 (the same on every member) also every singular
+ * value, descending, into all[] on the leader (min(rows, cols) of them; NULL
+ * elsewhere): ScaLAPACK's PDGESVD on the group (SLEPc's scalapack solver),
+ * which needs about three times the members' share of W in workspace. */
+int fs_spectrum_dist_compute_full(MPI_Comm group, const fs_model *m, const fs_matrix *x, int k,
+                                  int full, double *all, fs_spectrum *s, fs_error *err);
+
 #endif

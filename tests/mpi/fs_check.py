@@ -983,6 +983,16 @@ def check_onnx_heads(path, model):
           (model, h, d, len(scales), d ** -0.5))
 
 
+def check_full_groups(path):
+    """Every matrix computed by a group has all its singular values."""
+    m = h5py.File(path, "r")["matrices"]
+    g = m["nranks"][()] > 1
+    want = np.minimum(m["rows"][()], m["cols"][()])
+    n = int((m["sigma_full_count"][()][g] == want[g]).sum())
+    assert n == g.sum() > 0, (n, g.sum())
+    print(n, "grouped matrices with every singular value")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"numbers": lambda: check_numbers(*args), "same": lambda: check_same(args),
@@ -990,6 +1000,6 @@ if __name__ == "__main__":
      "groups": lambda: check_groups(*args),
      "zoo": lambda: check_zoo(args),
      "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args),
-     "schema": lambda: check_schema(*args), "match": lambda: check_match(*args),
+     "schema": lambda: check_schema(*args), "match": lambda: check_match(*args), "full_groups": lambda: check_full_groups(*args),
      "heads": lambda: check_heads(*args), "exact_path": lambda: check_exact_path(*args),
      "pairs": lambda: check_pairs(*args), "onnx_heads": lambda: check_onnx_heads(*args)}[cmd]()
