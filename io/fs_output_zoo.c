@@ -89,7 +89,7 @@ static double zoo_value(const fs_zoo_stats *z, int m, int t, const zspec *sp) {
   }
 }
 
-typedef enum { ZB_PATH, ZB_NAME, ZB_FORMAT, ZB_FAMILY, ZB_STATUS, ZB_REASON, ZB_PARAMS,
+typedef enum { ZB_PATH, ZB_NAME, ZB_FORMAT, ZB_FAMILY, ZB_STATUS, ZB_REASON, ZB_TAGS, ZB_PARAMS,
                ZB_SIZE, ZB_NMAT, ZB_NPAIR, ZB_N } zbase;
 static const zcol zoo_base[ZB_N] = {
     {"path", FS_H5_STRING, 512, "checkpoint file as given (row i is row i of /models)"},
@@ -98,6 +98,7 @@ static const zcol zoo_base[ZB_N] = {
     {"family", FS_H5_STRING, 16, "layer-graph family"},
     {"status", FS_H5_STRING, 8, "ok, partial (some items failed) or failed"},
     {"reason", FS_H5_STRING, 512, "reason of a failure, or a note on the graph"},
+    {"tags", FS_H5_STRING, 512, "key=value tags of the model's manifest line (seed, step, wd, ...), as in /models"},
     {"parameters", FS_H5_INT64, 0, "number of weights: elements of every tensor of the file (-1 if unreadable)"},
     {"file_size", FS_H5_INT64, 0, "bytes"},
     {"n_matrices", FS_H5_INT64, 0, "matrices analysed"},
@@ -116,6 +117,9 @@ static void zoo_base_value(const fs_run *R, int m, int c, char *dst, size_t widt
   case ZB_FAMILY: snprintf(dst, width, "%s", pm->ok ? pm->graph.family : ""); break;
   case ZB_STATUS: snprintf(dst, width, "%s", status); break;
   case ZB_REASON: snprintf(dst, width, "%s", why); break;
+  case ZB_TAGS:
+    snprintf(dst, width, "%s", R->opts->model_tags && R->opts->model_tags[m] ? R->opts->model_tags[m] : "");
+    break;
   case ZB_PARAMS: *i = model_parameters(pm); break;
   case ZB_SIZE: *i = pm->model.file_size; break;
   case ZB_NMAT: *i = pm->ok ? pm->graph.nmat : 0; break;

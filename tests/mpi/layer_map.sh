@@ -36,6 +36,13 @@ printf '%s\nmapped.safetensors seed=1 layers=good.map\n' "$gnubg" > "$w/zoo.txt"
 expect_rc 0 mpirun -n 2 --oversubscribe "$fs" analyze --quiet --k 8 --zoo "$w/zoo.txt" -o "$w/zoo.h5"
 expect_rc 0 "$py" "$chk" pairs "$w/zoo.h5" mapped.safetensors chain=4 mlp=0 ov=0 classifier=0 unplaced=0
 expect_rc 0 "$py" "$chk" pairs "$w/zoo.h5" gnubg-nets.safetensors chain=3 mlp=0 ov=0 classifier=0 unplaced=0
+"$py" - "$w/zoo.h5" <<'PY' || fail "the manifest's tags are not in /zoo and /models"
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+for table in ("zoo", "models"):
+    tags = [t.decode() for t in f[table]["tags"][()]]
+    assert tags[0] == "" and tags[1].startswith("seed=1 layers=") and tags[1].endswith("good.map"), tags
+PY
 printf 'mapped.safetensors layers=bad.map\n' > "$w/badzoo.txt"
 expect_rc 1 "$fs" analyze --quiet --zoo "$w/badzoo.txt" -o "$w/badzoo.h5"
 expect_rc 0 "$py" "$chk" expect "$w/badzoo.h5" mapped.safetensors failed "bad.map:2: unknown directive"
