@@ -400,49 +400,44 @@ static int write_dim_columns(fs_run *R, fs_h5 *h, fs_error *err) {
   return rc;
 }
 
-/* A ragged column: item i owns count(i) values starting at offset(i), the
- * prefix sum of the agreed counts; owners write their values. */
-static int write_ragged(fs_run *R, fs_h5 *h, const char *path, const char *offpath,
-                        int64_t nitems, const int64_t *mine, int64_t nmine,
-                        int64_t (*count)(const fs_run *, int64_t),
-                        const double *(*values)(const fs_run *, int64_t), fs_error *err) {
-  int64_t *off = malloc(sizeof *off * (size_t)(nitems + 1)), total = 0, nl = 0;
-  int64_t *myoff = malloc(sizeof *myoff * (size_t)(nmine + 1));
-  for (int64_t i = 0; off && i < nitems; i++) off[i] = total, total += count(R, i);
-  for (int64_t i = 0; i < nmine; i++) nl += count(R, mine[i]);
-  int64_t *idx = malloc(sizeof *idx * (size_t)(nl + 1));
-  double *val = malloc(sizeof *val * (size_t)(nl + 1));
-  /* The dataset sizes must be the same everywhere: agree before creating it. */
+int fs_output_ragged(fs_run *R, fs_h5 *h, const ragged *g, int64_t nrows, const int64_t *mine,
+                     int64_t nmine, fs_error *err) {
+  int64_t *off = malloc(sizeof *off * (size_t)(nrows + 1)), total = 0, nl = 0;
+  for (int64_t i = 0; off && i < nrows; i++) off[i] = total, total += g->count(R, i);
+  for (int64_t i = 0; i < nmine; i++) nl += g->count(R, mine[i]);
+  int64_t *idx = malloc(sizeof *idx * (size_t)(nl + 1)), *myoff = malloc(sizeof *myoff * (size_t)(nmine + 1));
+  char *val = malloc(8 * (size_t)(nl + 1));
   int ok = off && idx && val && myoff, all;
-  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
-  int rc = all ? 0 : fs_fail(err, "out of memory writing %s", path);
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm); /* dataset sizes agree first */
+  int rc = all ? 0 : fs_fail(err, "out of memory writing %s", g->path);
   for (int64_t i = 0, o = 0; !rc && i < nmine; i++) {
-    int64_t c = count(R, mine[i]);
-    const double *v = values(R, mine[i]);
+    int64_t c = g->count(R, mine[i]);
     myoff[i] = off[mine[i]];
-    for (int64_t t = 0; t < c; t++, o++) idx[o] = off[mine[i]] + t, val[o] = v[t];
+    if (c) memcpy(val + 8 * (size_t)o, g->values(R, mine[i]), 8 * (size_t)c);
+    for (int64_t t = 0; t < c; t++, o++) idx[o] = off[mine[i]] + t;
   }
-  if (!rc) rc = fs_h5_write(h, path, FS_H5_DOUBLE, 0, total, nl, idx, val, err);
-  if (!rc) rc = fs_h5_write(h, offpath, FS_H5_INT64, 0, nitems, nmine, mine, myoff, err);
+  if (!rc) rc = fs_h5_write(h, g->path, g->type, 0, total, nl, idx, val, err);
+  if (!rc) rc = fs_h5_write(h, g->offpath, FS_H5_INT64, 0, nrows, nmine, mine, myoff, err);
+  if (!rc && g->offdesc) rc = fs_h5_attr_string(h, g->offpath, "description", g->offdesc, err);
   free(off), free(idx), free(val), free(myoff);
   return rc;
 }
 
 static int64_t sigma_count(const fs_run *R, int64_t i) { return R->kdone[i]; }
-static const double *sigma_values(const fs_run *R, int64_t i) { return R->spec[i].sigma; }
+static const void *sigma_values(const fs_run *R, int64_t i) { return R->spec[i].sigma; }
 /* Agreed on every rank: the shape and kdone are known everywhere. */
 static int64_t sigma_full_count(const fs_run *R, int64_t i) {
   int64_t rows = fs_matrix_rows(MX(R, i)), cols = fs_matrix_cols(MX(R, i));
   return R->opts->full_spectrum && R->kdone[i] > 0 ? (rows < cols ? rows : cols) : 0;
 }
-static const double *sigma_full_values(const fs_run *R, int64_t i) { return R->spectral[i].sigma_full; }
+static const void *sigma_full_values(const fs_run *R, int64_t i) { return R->spectral[i].sigma_full; }
 static int64_t theta_count(const fs_run *R, int64_t p) {
   if (!R->pdone[p]) return 0;
   const fs_plan_pair *q = &R->plan.pair[p];
   int k = R->kdone[q->writer], j = R->kdone[q->reader];
   return k < j ? k : j;
 }
-static const double *theta_values(const fs_run *R, int64_t p) { return R->pres[p].theta; }
+static const void *theta_values(const fs_run *R, int64_t p) { return R->pres[p].theta; }
 
 static int write_provenance(fs_run *R, fs_h5 *h, fs_error *err) {
   char buf[512], tbuf[64];
@@ -499,16 +494,19 @@ static int write_all(fs_run *R, const fs_zoo_stats *z, fs_h5 *h, fs_error *err) 
   FS_TRY(rc);
   FS_TRY(write_table(R, h, "/matrices", matrix_columns, NCOL(matrix_columns), R->plan.nmat,
                      R->nmine_mat, R->mine_mat, err));
-  FS_TRY(write_ragged(R, h, "/matrices/sigma", "/matrices/sigma_offset", R->plan.nmat,
-                      R->mine_mat, R->nmine_mat, sigma_count, sigma_values, err));
-  FS_TRY(write_ragged(R, h, "/matrices/sigma_full", "/matrices/sigma_full_offset", R->plan.nmat,
-                      R->mine_mat, R->nmine_mat, sigma_full_count, sigma_full_values, err));
+  static const ragged sigma = {"/matrices/sigma", "/matrices/sigma_offset", NULL, FS_H5_DOUBLE,
+                                sigma_count, sigma_values};
+  static const ragged sigma_full = {"/matrices/sigma_full", "/matrices/sigma_full_offset", NULL,
+                                     FS_H5_DOUBLE, sigma_full_count, sigma_full_values};
+  FS_TRY(fs_output_ragged(R, h, &sigma, R->plan.nmat, R->mine_mat, R->nmine_mat, err));
+  FS_TRY(fs_output_ragged(R, h, &sigma_full, R->plan.nmat, R->mine_mat, R->nmine_mat, err));
   FS_TRY(write_table(R, h, "/pairs", pair_columns, NCOL(pair_columns), R->plan.npair,
                      R->nmine_pair, R->mine_pair, err));
   FS_TRY(write_dim_columns(R, h, err));
   FS_TRY(fs_output_pair_extras(R, h, err));
-  FS_TRY(write_ragged(R, h, "/pairs/theta", "/pairs/theta_offset", R->plan.npair,
-                      R->mine_pair, R->nmine_pair, theta_count, theta_values, err));
+  static const ragged theta = {"/pairs/theta", "/pairs/theta_offset", NULL, FS_H5_DOUBLE,
+                                theta_count, theta_values};
+  FS_TRY(fs_output_ragged(R, h, &theta, R->plan.npair, R->mine_pair, R->nmine_pair, err));
   FS_TRY(fs_output_heads(R, h, err));
   FS_TRY(fs_output_write_zoo(R, z, h, err));
   /* Last: readers refuse a file without it (a copy taken while it was written). */

@@ -139,38 +139,6 @@ static const void *ov_values(const fs_run *R, int64_t r) {
 static const void *overlap_values(const fs_run *R, int64_t r) { return OVR(R, r)->overlap; }
 static const void *dim_values(const fs_run *R, int64_t r) { return OVR(R, r)->dim; }
 
-typedef struct ragged {
-  const char *path, *offpath, *offdesc;
-  fs_h5_type type; /* FS_H5_DOUBLE or FS_H5_INT64: 8 bytes either way */
-  int64_t (*count)(const fs_run *, int64_t);
-  const void *(*values)(const fs_run *, int64_t);
-} ragged;
-
-/* Row r owns count(r) values from offset(r), the prefix sum of the counts,
- * which every rank computes alike from the plan and the agreed hdone. */
-static int write_ragged(fs_run *R, fs_h5 *h, const ragged *g, int64_t nrows, const int64_t *mine,
-                        int64_t nmine, fs_error *err) {
-  int64_t *off = malloc(sizeof *off * (size_t)(nrows + 1)), total = 0, nl = 0;
-  for (int64_t i = 0; off && i < nrows; i++) off[i] = total, total += g->count(R, i);
-  for (int64_t i = 0; i < nmine; i++) nl += g->count(R, mine[i]);
-  int64_t *idx = malloc(sizeof *idx * (size_t)(nl + 1)), *myoff = malloc(sizeof *myoff * (size_t)(nmine + 1));
-  char *val = malloc(8 * (size_t)(nl + 1));
-  int ok = off && idx && val && myoff, all;
-  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm); /* dataset sizes agree first */
-  int rc = all ? 0 : fs_fail(err, "out of memory writing %s", g->path);
-  for (int64_t i = 0, o = 0; !rc && i < nmine; i++) {
-    int64_t c = g->count(R, mine[i]);
-    myoff[i] = off[mine[i]];
-    if (c) memcpy(val + 8 * (size_t)o, g->values(R, mine[i]), 8 * (size_t)c);
-    for (int64_t t = 0; t < c; t++, o++) idx[o] = off[mine[i]] + t;
-  }
-  if (!rc) rc = fs_h5_write(h, g->path, g->type, 0, total, nl, idx, val, err);
-  if (!rc) rc = fs_h5_write(h, g->offpath, FS_H5_INT64, 0, nrows, nmine, mine, myoff, err);
-  if (!rc) rc = fs_h5_attr_string(h, g->offpath, "description", g->offdesc, err);
-  free(off), free(idx), free(val), free(myoff);
-  return rc;
-}
-
 /* ---- writing ------------------------------------------------------------------------- */
 
 /* The rows of a table whose head item this rank owns, ascending. */
@@ -208,7 +176,7 @@ static int write_group(fs_run *R, fs_h5 *h, const char *group, const column *col
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   int rc = all ? 0 : fs_fail(err, "out of memory writing %s", group);
   if (!rc) rc = fs_output_table(R, h, group, cols, ncol, nrows, nmine, mine, err);
-  for (int i = 0; i < nrg && !rc; i++) rc = write_ragged(R, h, &rg[i], nrows, mine, nmine, err);
+  for (int i = 0; i < nrg && !rc; i++) rc = fs_output_ragged(R, h, &rg[i], nrows, mine, nmine, err);
   free(mine);
   return rc;
 }

@@ -32,6 +32,22 @@ typedef struct column {
 int fs_output_table(fs_run *R, fs_h5 *h, const char *group, const column *cols, int ncol,
                     int64_t nrows, int64_t nl, const int64_t *rows, fs_error *err);
 
+/* A ragged dataset: row r owns count(r) values of 8 bytes (double or int64)
+ * from offset(r), the prefix sum of the counts, which every rank computes alike
+ * from agreed state; the offsets go to offpath (described by offdesc unless
+ * NULL). */
+typedef struct ragged {
+  const char *path, *offpath, *offdesc;
+  fs_h5_type type; /* FS_H5_DOUBLE or FS_H5_INT64 */
+  int64_t (*count)(const fs_run *, int64_t);
+  const void *(*values)(const fs_run *, int64_t);
+} ragged;
+
+/* Writes g for nrows rows, this rank's nmine of them at the ascending
+ * indices mine[].  Collective. */
+int fs_output_ragged(fs_run *R, fs_h5 *h, const ragged *g, int64_t nrows, const int64_t *mine,
+                     int64_t nmine, fs_error *err);
+
 /* The /heads and /head_overlaps groups (io/fs_output_heads.c).  Collective. */
 int fs_output_heads(fs_run *R, fs_h5 *h, fs_error *err);
 
