@@ -8,7 +8,7 @@
  * before, and prints medians of repeated runs: seconds, the estimated flops
  * and the rate they imply.  A rate that stays flat across shapes means the
  * estimate orders the work items as their times do, which is all LPT needs.
- *   bench_heads [REPEATS]
+ *   bench_heads [REPEATS] [D,H,H_KV ...]   (default: four Llama-like shapes)
  */
 #include <math.h>
 #include <stdio.h>
@@ -82,6 +82,18 @@ int main(int argc, char **argv) {
   if (repeats < 1 || repeats > 16) repeats = 3;
   static const int shapes[][3] = {{512, 8, 8}, {1024, 16, 4}, {2048, 16, 4}, {2048, 32, 8}};
   printf("| D | H | H_kv | d_h | block | seconds | est. Gflop | Gflop/s |\n|---|---|---|---|---|---|---|---|\n");
+  if (argc > 2) { /* shapes given on the command line */
+    for (int a = 2; a < argc; a++) {
+      int D, H, Hkv;
+      if (sscanf(argv[a], "%d,%d,%d", &D, &H, &Hkv) != 3 || D < 1 || H < 1 || Hkv < 1 || H % Hkv ||
+          D % H) {
+        fprintf(stderr, "bench_heads: '%s' is not D,H,H_KV (H divides D, H_KV divides H)\n", argv[a]);
+        return 2;
+      }
+      if (bench_shape(D, H, Hkv, repeats)) return 1;
+    }
+    return 0;
+  }
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
     if (bench_shape(shapes[i][0], shapes[i][1], shapes[i][2], repeats)) return 1;
   return 0;
