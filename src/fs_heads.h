@@ -28,9 +28,14 @@
  *    H x H_kv);
  *  - per overlap matrix the head redundancy: mean off-diagonal overlap and
  *    the number of head pairs above a threshold (FS_HEADS_THRESHOLD).
- * Principal angles: fs_principal_angles (Knyazev-Argentati sine form) for
- * any pair with a cosine above cos(pi/4); the cosines alone (from one Gram
- * of all bases) where every angle is above pi/4, where arccos is accurate.
+ * Intersection dimensions need only which side of each eps an angle lies
+ * on: theta <= eps iff cos theta >= cos eps.  The cosines are the singular
+ * values of the pair's d_h x d_h Gram block C; two upper bounds on the
+ * largest (||C||_F and ||C^T C||_F^(1/2)) settle most pairs without an SVD,
+ * the block's singular values the rest, except a pair with a cosine within
+ * the rounding bound 2 (D + d_h) d_h u of a cos eps: there the principal
+ * angles in sine form (fs_principal_angles, Knyazev-Argentati), accurate for
+ * small angles, decide.
  * QR and SVD: G. H. Golub, C. F. Van Loan, Matrix Computations, 4th ed.,
  * 5.2 and 8.6; LAPACK dgeqrf, dorgqr, dgesdd.
  */
@@ -83,6 +88,7 @@ typedef struct fs_heads_result {
   int *rank;                           /* n_head x FS_HEAD_NRANKS */
   double *qk_sigma, *ov_sigma;         /* n_head x head_dim, descending per head */
   fs_head_overlap kind[FS_HEAD_NKINDS];
+  int64_t n_svd, n_sine; /* head pairs the bounds did not settle; of them, decided in sine form */
 } fs_heads_result;
 
 /* The relative rank tolerance for a D x n factor: max(D, n) DBL_EPSILON. */
@@ -95,11 +101,12 @@ int fs_heads_compute(const fs_heads_maps *cur, const fs_heads_maps *prev, const 
                      int neps, double threshold, fs_heads_result *res, fs_error *err);
 void fs_heads_result_free(fs_heads_result *res);
 
-/* Reads a head block's maps from its checkpoint (fs_load_matrix), transposed
- * to [out, in] where the layer applies the transpose; ov_only: o and v only. */
-int fs_heads_load(const fs_model *m, const fs_head_block *hb, int ov_only, fs_heads_maps *maps,
-                  fs_error *err);
-void fs_heads_maps_free(fs_heads_maps *maps);
+/* The same for head block cur of model m (prev: the block before, or NULL),
+ * its maps read from the checkpoint (fs_load_matrix) one at a time and viewed
+ * as [out, in] without a transposed copy. */
+int fs_heads_compute_block(const fs_model *m, const fs_head_block *cur, const fs_head_block *prev,
+                           const double *eps, int neps, double threshold, fs_heads_result *res,
+                           fs_error *err);
 
 /* The pipeline stage (src/fs_analyze.c): every head item this rank owns;
  * an item's failure is recorded with the item, never fatal.  Not collective. */

@@ -310,6 +310,83 @@ START_TEST(rotary_permutation_invariant) {
 }
 END_TEST
 
+/* Intersection dimensions at known angles: head 0 reads e_0..e_3, head 1
+ * reads cos t_i e_i + sin t_i e_(4+i), head 2 cos u_i e_i + sin u_i e_(8+i),
+ * so the cosines of (0, 1), (0, 2) and (1, 2) are cos t_i, cos u_i and
+ * cos t_i cos u_i.  u_0 lies 1e-13 rad below eps = 1 degree, inside the
+ * rounding window of the cosines: only the sine form can count it, and it
+ * must have been asked. */
+START_TEST(dims_at_known_angles) {
+  fs_test_seed(9);
+  int D = 40, H = 3, dh = 4;
+  fs_heads_maps m = random_maps(D, H, H, dh);
+  const double t[4] = {0.5 * DEG, 3 * DEG, 7 * DEG, 30 * DEG};
+  const double u[4] = {1 * DEG - 1e-13, 20 * DEG, 40 * DEG, 60 * DEG};
+  memset(m.q, 0, sizeof(double) * H * dh * D);
+  for (int i = 0; i < dh; i++) {
+    head_rows(m.q, 0, dh, D)[i * D + i] = 1.0;
+    head_rows(m.q, 1, dh, D)[i * D + i] = cos(t[i]), head_rows(m.q, 1, dh, D)[i * D + 4 + i] = sin(t[i]);
+    head_rows(m.q, 2, dh, D)[i * D + i] = cos(u[i]), head_rows(m.q, 2, dh, D)[i * D + 8 + i] = sin(u[i]);
+  }
+  fs_heads_result r;
+  compute_ok(&m, NULL, &r);
+  const int64_t want01[3] = {1, 2, 3}, want02[3] = {1, 1, 1};
+  for (int e = 0; e < 3; e++) {
+    int64_t want12 = 0;
+    for (int i = 0; i < dh; i++) want12 += acos(cos(t[i]) * cos(u[i])) <= EPS3[e];
+    ck_assert_int_eq(dim_at(&r, FS_HEAD_Q, e, 0, 1), want01[e]);
+    ck_assert_int_eq(dim_at(&r, FS_HEAD_Q, e, 0, 2), want02[e]);
+    ck_assert_int_eq(dim_at(&r, FS_HEAD_Q, e, 1, 2), want12);
+    ck_assert_int_eq(dim_at(&r, FS_HEAD_Q, e, 2, 1), want12);
+  }
+  double ov01 = 0;
+  for (int i = 0; i < dh; i++) ov01 += cos(t[i]) * cos(t[i]) / dh;
+  ck_assert_double_eq_tol(ov_at(&r, FS_HEAD_Q, 0, 1), ov01, 1e-15);
+  ck_assert_int_ge(r.n_svd, 3); /* the three Q pairs: no bound can settle them */
+  ck_assert_int_ge(r.n_sine, 1); /* (0, 2) */
+  fs_heads_result_free(&r);
+  maps_free(&m);
+}
+END_TEST
+
+/* Heads in general position (random 16-planes in R^512, cosines near
+ * 2 sqrt(16 / 512)): the bounds settle every pair without an SVD, and the
+ * dimensions they give (none) agree with the largest cosine from LAPACK's
+ * full SVD of each pair's bases. */
+START_TEST(bounds_settle_general_position) {
+  fs_test_seed(10);
+  int D = 512, H = 8, dh = 16;
+  fs_heads_maps m = random_maps(D, H, 2, dh);
+  fs_heads_result r;
+  compute_ok(&m, NULL, &r);
+  ck_assert_int_eq(r.n_svd, 0);
+  double *B = dalloc((size_t)H * D * dh), *wt = dalloc((size_t)D * dh), *sv = dalloc(D);
+  double *C = dalloc((size_t)dh * dh), *cs = dalloc(dh);
+  for (int h = 0; h < H; h++) { /* basis of the row space of W_Q^h: left vectors of its transpose */
+    for (int x = 0; x < D; x++)
+      for (int c = 0; c < dh; c++) wt[x * dh + c] = head_rows(m.q, h, dh, D)[c * D + x];
+    ck_assert_int_eq(fs_test_full_svd(wt, D, dh, sv, B + (size_t)h * D * dh, NULL), 0);
+  }
+  double worst = 0;
+  for (int a = 0; a < H; a++)
+    for (int b = a + 1; b < H; b++) {
+      for (int i = 0; i < dh; i++)
+        for (int j = 0; j < dh; j++) {
+          double g = 0;
+          for (int x = 0; x < D; x++) g += B[(size_t)a * D * dh + i * D + x] * B[(size_t)b * D * dh + j * D + x];
+          C[i * dh + j] = g;
+        }
+      ck_assert_int_eq(fs_test_full_svd(C, dh, dh, cs, NULL, NULL), 0);
+      worst = fmax(worst, cs[0]);
+      for (int e = 0; e < 3; e++) ck_assert_int_eq(dim_at(&r, FS_HEAD_Q, e, a, b), cs[0] >= cos(EPS3[e]));
+    }
+  ck_assert_msg(worst > 0.2 && worst < 0.8, "largest cosine %g: not general position", worst);
+  free(B), free(wt), free(sv), free(C), free(cs);
+  fs_heads_result_free(&r);
+  maps_free(&m);
+}
+END_TEST
+
 /* ---- bad input ------------------------------------------------------------------ */
 
 START_TEST(bad_input) {
@@ -396,6 +473,8 @@ static Suite *heads_suite(void) {
   tcase_add_test(tc, circuits_dense_reference);
   tcase_add_test(tc, composition_known);
   tcase_add_test(tc, rotary_permutation_invariant);
+  tcase_add_test(tc, dims_at_known_angles);
+  tcase_add_test(tc, bounds_settle_general_position);
   tcase_add_test(tc, bad_input);
   tcase_add_test(tc, example_head_blocks);
   suite_add_tcase(s, tc);
