@@ -204,6 +204,16 @@ static double zval(const fs_report_data *d, const char *type, const char *what, 
   return fs_col_num(fs_table_col(&d->zoo, name), m);
 }
 
+/* A cell of the zoo table: "-" where the value is undefined (NaN: a fraction
+ * 0/0 such as aligned_basis with no subspace-aligned pair, a median over no
+ * finite value). */
+static void print_cell(FILE *f, int width, int prec, double v) {
+  if (isnan(v))
+    fprintf(f, " %*s", width, "-");
+  else
+    fprintf(f, " %*.*f", width, prec, v);
+}
+
 static void print_zoo(const fs_report_data *d, FILE *f) {
   const char *types[FS_PAIR_NTYPES];
   int nt = fs_report_types(&d->zoo, types);
@@ -223,10 +233,13 @@ static void print_zoo(const fs_report_data *d, FILE *f) {
     for (int t = 0; t < nt; t++) {
       if (!(zval(d, types[t], "pairs", m) > 0)) continue;
       if (!first) fprintf(f, "%-34s %-8s %10s %-7s", "", "", "", "");
-      fprintf(f, "  %-10s %5.0f %9.4f %9.4f %9.4f %7.3f %7.3f\n", types[t],
-              zval(d, types[t], "pairs", m), zval(d, types[t], "ratio_median", m),
-              zval(d, types[t], "kappa_rel_median", m), zval(d, types[t], "balancedness_median", m),
-              zval(d, types[t], "aligned_subspace", m), zval(d, types[t], "aligned_basis", m));
+      fprintf(f, "  %-10s %5.0f", types[t], zval(d, types[t], "pairs", m));
+      print_cell(f, 9, 4, zval(d, types[t], "ratio_median", m));
+      print_cell(f, 9, 4, zval(d, types[t], "kappa_rel_median", m));
+      print_cell(f, 9, 4, zval(d, types[t], "balancedness_median", m));
+      print_cell(f, 7, 3, zval(d, types[t], "aligned_subspace", m));
+      print_cell(f, 7, 3, zval(d, types[t], "aligned_basis", m));
+      fputc('\n', f);
       first = 0;
     }
     if (first) fprintf(f, "  %-10s %5d\n", "-", 0);
@@ -235,7 +248,7 @@ static void print_zoo(const fs_report_data *d, FILE *f) {
     if (why[0]) fprintf(f, "%-34s   %s: %s\n", "", strcmp(status, "ok") ? status : "note", why);
   }
   fprintf(f, "(medians over the pairs of each type; sub-al: fraction subspace-aligned, bas-al: "
-          "fraction of those also basis-aligned)\n%lld models, %d not ok\n",
+          "fraction of those also basis-aligned; -: undefined, 0 of 0)\n%lld models, %d not ok\n",
           (long long)z->nrows, nfailed);
 }
 

@@ -371,13 +371,27 @@ static void print_header(const fs_run *R, FILE *f) {
           "balance", "sub-al", "bas-al");
 }
 
+/* A cell of the table: " -" right-aligned where the value is undefined (a
+ * fraction 0/0, a mean over no finite value), so the table never says nan. */
+static void print_cell(FILE *f, int width, int prec, double v) {
+  if (isnan(v))
+    fprintf(f, " %*s", width, "-");
+  else
+    fprintf(f, " %*.*f", width, prec, v);
+}
+
 /* Means per pair type, and the aligned fractions. */
 static void print_type_row(const fs_zoo_stats *z, const fs_type_summary *ts, int t, FILE *f) {
   fprintf(f, "  %-10s %5lld", fs_pair_type_name(t), (long long)ts->npairs);
-  for (int e = 0; e < z->neps; e++) fprintf(f, " %9.4f", ts->stat[FS_ST_RATIO0 + e].mean);
-  fprintf(f, " %9.4f %9.4f %9.5f %9.4f %9.5f %7.3f %7.3f\n", ts->stat[FS_ST_RANDOM].mean,
-          ts->stat[FS_ST_OVERLAP].mean, ts->stat[FS_ST_KAPPA].mean, ts->stat[FS_ST_KREL].mean,
-          ts->stat[FS_ST_BAL].mean, fs_zoo_frac_subspace(ts), fs_zoo_frac_basis(ts));
+  for (int e = 0; e < z->neps; e++) print_cell(f, 9, 4, ts->stat[FS_ST_RATIO0 + e].mean);
+  print_cell(f, 9, 4, ts->stat[FS_ST_RANDOM].mean);
+  print_cell(f, 9, 4, ts->stat[FS_ST_OVERLAP].mean);
+  print_cell(f, 9, 5, ts->stat[FS_ST_KAPPA].mean);
+  print_cell(f, 9, 4, ts->stat[FS_ST_KREL].mean);
+  print_cell(f, 9, 5, ts->stat[FS_ST_BAL].mean);
+  print_cell(f, 7, 3, fs_zoo_frac_subspace(ts));
+  print_cell(f, 7, 3, fs_zoo_frac_basis(ts));
+  fputc('\n', f);
 }
 
 static void print_model(const fs_run *R, const fs_zoo_stats *z, int m, FILE *f,
@@ -412,8 +426,8 @@ int fs_reduce_report(const fs_run *R, const fs_zoo_stats *z, FILE *f, int *nfail
   }
   if (f && R->rank == 0)
     fprintf(f, "sub-al: fraction of pairs with dim/q@%g >= %g; bas-al: fraction of those with "
-            "kappa/rnd <= %g\n", R->opts->eps_deg[z ? z->align_eps : 0], R->opts->align_ratio,
-            R->opts->align_kappa);
+            "kappa/rnd <= %g; -: undefined (0 of 0, e.g. bas-al with no subspace-aligned pair)\n",
+            R->opts->eps_deg[z ? z->align_eps : 0], R->opts->align_ratio, R->opts->align_kappa);
   if (f) fflush(f); /* the table comes before the driver's closing line on stderr */
   return 0;
 }

@@ -123,9 +123,22 @@ def check_stats(path, analyze_stdout=None):
           % (n, len(z["path"]), worst))
 
 
+def aligned_fractions(f, m, t):
+    """Fractions of the ok pairs of model m and type t that are subspace-aligned
+    and, of those, basis-aligned, numpy's NaN for 0/0."""
+    ae, ar, ak = (float(f.attrs[k][0]) for k in ("align_eps_degrees", "align_ratio", "align_kappa"))
+    model, types, block, ok, vals = pair_values(f)
+    ratio = [v for name, e, v in vals if name == "ratio" and e == ae][0]
+    krel = [v for name, e, v in vals if name == "kappa_rel"][0]
+    sel = ok & (model == m) & (types == t)
+    sub = ratio[sel] >= ar
+    return (sub.mean() if sel.any() else np.nan,
+            (krel[sel][sub] <= ak).mean() if sub.any() else np.nan)
+
+
 def check_zoo(f, want):
     z = f["zoo"]
-    ae, ar, ak = (float(f.attrs[k][0]) for k in ("align_eps_degrees", "align_ratio", "align_kappa"))
+    ae = float(f.attrs["align_eps_degrees"][0])
     model, types, block, ok, vals = pair_values(f)
     ratio = [v for name, e, v in vals if name == "ratio" and e == ae][0]
     krel = [v for name, e, v in vals if name == "kappa_rel"][0]
@@ -141,11 +154,10 @@ def check_zoo(f, want):
                 assert math.isnan(z[t + "_ratio_mean"][m]), (m, t)
                 continue
             r, k = ratio[sel], krel[sel]
-            sub = r >= ar
+            sub, bas = aligned_fractions(f, m, t)
             exp = {"ratio_mean": r.mean(), "ratio_median": np.median(r),
                    "kappa_rel_mean": k.mean(), "kappa_rel_median": np.median(k),
-                   "aligned_subspace": sub.mean(),
-                   "aligned_basis": (k[sub] <= ak).mean() if sub.any() else np.nan}
+                   "aligned_subspace": sub, "aligned_basis": bas}
             for c, v in exp.items():
                 assert close(float(z["%s_%s" % (t, c)][m]), float(v)), (m, t, c)
     params = z["parameters"][()]
@@ -206,15 +218,25 @@ def check_pandas(f):
     assert by.sum() == df["parameters"].sum()
 
 
+def printed_equal(txt, v, tol):
+    """A number of a printed table: '-' exactly where the value is undefined (NaN)."""
+    v = float(v)
+    if txt == "-" or math.isnan(v):
+        return txt == "-" and math.isnan(v)
+    return abs(float(txt) - v) <= tol
+
+
 def check_printed_means(f, want, stdout):
-    """The summary table of `flagscope analyze` prints the means of /stats (4-5 decimals)."""
+    """The summary table of `flagscope analyze` prints the means of /stats (4-5
+    decimals) and the aligned fractions as numpy computes them (3 decimals),
+    '-' where undefined (bas-al with no subspace-aligned pair)."""
     eps = list(f.attrs["eps_degrees"])
     names = [s(x) for x in f["zoo"]["name"][()]]
     rows = {(w["model"], w["type"], w["statistic"], w["eps"]): w for w in want}
     order = [("ratio", e) for e in eps] + [("ratio_random", None), ("overlap_rel", None),
                                            ("kappa", None), ("kappa_rel", None),
                                            ("balancedness", None)]
-    model, checked = None, 0
+    model, checked, undefined = None, 0, 0
     for line in open(stdout):
         for i, n in enumerate(names):
             if line.startswith(n[:34]):
@@ -223,12 +245,17 @@ def check_printed_means(f, want, stdout):
         if not m or m.group(1) not in TYPES or model is None:
             continue
         nums = m.group(3).split()
+        assert len(nums) == len(order) + 2, (line, "columns")
         for (name, e), txt in zip(order, nums):
             w = rows[(model, m.group(1), name, e)]
-            assert abs(float(txt) - w["mean"]) <= 6e-5 + 1e-9 * abs(w["mean"]), (line, name)
+            assert printed_equal(txt, w["mean"], 6e-5 + 1e-9 * abs(w["mean"])), (line, name)
             checked += 1
+        for txt, v in zip(nums[-2:], aligned_fractions(f, model, m.group(1))):
+            assert printed_equal(txt, v, 6e-4), (line, "sub-al/bas-al", txt, v)
+            checked, undefined = checked + 1, undefined + (txt == "-")
     assert checked > 0, "no row of the printed table was recognised"
-    print("printed means: %d numbers of the analyze table equal /stats" % checked)
+    print("printed means: %d numbers of the analyze table equal /stats and numpy's aligned "
+          "fractions (%d undefined, printed '-')" % (checked, undefined))
 
 
 # ---- report ---------------------------------------------------------------------------
@@ -327,8 +354,7 @@ def check_printed_medians(f, stdout):
                z[t + "_balancedness_median"][model], z[t + "_aligned_subspace"][model],
                z[t + "_aligned_basis"][model]]
         for txt, v in zip(m.groups()[1:], exp):
-            v = float(v)
-            assert (txt == "nan" and math.isnan(v)) or abs(float(txt) - v) <= 6e-4, (line, txt, v)
+            assert printed_equal(txt, v, 6e-4), (line, txt, v)
             checked += 1
     for i, n in enumerate(names):
         assert n[:34] in text, "the report does not list %s" % n
