@@ -413,12 +413,15 @@ int fs_output_ragged(fs_run *R, fs_h5 *h, const ragged *g, int64_t nrows, const 
   for (int64_t i = 0, o = 0; !rc && i < nmine; i++) {
     int64_t c = g->count(R, mine[i]);
     myoff[i] = off[mine[i]];
-    if (c) memcpy(val + 8 * (size_t)o, g->values(R, mine[i]), 8 * (size_t)c);
+    if (c && g->fill) g->fill(R, mine[i], g->arg, val + 8 * (size_t)o);
+    else if (c) memcpy(val + 8 * (size_t)o, g->values(R, mine[i]), 8 * (size_t)c);
     for (int64_t t = 0; t < c; t++, o++) idx[o] = off[mine[i]] + t;
   }
   if (!rc) rc = fs_h5_write(h, g->path, g->type, 0, total, nl, idx, val, err);
-  if (!rc) rc = fs_h5_write(h, g->offpath, FS_H5_INT64, 0, nrows, nmine, mine, myoff, err);
-  if (!rc && g->offdesc) rc = fs_h5_attr_string(h, g->offpath, "description", g->offdesc, err);
+  if (!rc && g->desc) rc = fs_h5_attr_string(h, g->path, "description", g->desc, err);
+  if (!rc && g->offpath) rc = fs_h5_write(h, g->offpath, FS_H5_INT64, 0, nrows, nmine, mine, myoff, err);
+  if (!rc && g->offpath && g->offdesc)
+    rc = fs_h5_attr_string(h, g->offpath, "description", g->offdesc, err);
   free(off), free(idx), free(val), free(myoff);
   return rc;
 }
@@ -495,9 +498,9 @@ static int write_all(fs_run *R, const fs_zoo_stats *z, fs_h5 *h, fs_error *err) 
   FS_TRY(write_table(R, h, "/matrices", matrix_columns, NCOL(matrix_columns), R->plan.nmat,
                      R->nmine_mat, R->mine_mat, err));
   static const ragged sigma = {"/matrices/sigma", "/matrices/sigma_offset", NULL, FS_H5_DOUBLE,
-                                sigma_count, sigma_values};
+                                sigma_count, sigma_values, NULL, NULL, 0};
   static const ragged sigma_full = {"/matrices/sigma_full", "/matrices/sigma_full_offset", NULL,
-                                     FS_H5_DOUBLE, sigma_full_count, sigma_full_values};
+                                     FS_H5_DOUBLE, sigma_full_count, sigma_full_values, NULL, NULL, 0};
   FS_TRY(fs_output_ragged(R, h, &sigma, R->plan.nmat, R->mine_mat, R->nmine_mat, err));
   FS_TRY(fs_output_ragged(R, h, &sigma_full, R->plan.nmat, R->mine_mat, R->nmine_mat, err));
   FS_TRY(write_table(R, h, "/pairs", pair_columns, NCOL(pair_columns), R->plan.npair,
@@ -505,7 +508,7 @@ static int write_all(fs_run *R, const fs_zoo_stats *z, fs_h5 *h, fs_error *err) 
   FS_TRY(write_dim_columns(R, h, err));
   FS_TRY(fs_output_pair_extras(R, h, err));
   static const ragged theta = {"/pairs/theta", "/pairs/theta_offset", NULL, FS_H5_DOUBLE,
-                                theta_count, theta_values};
+                                theta_count, theta_values, NULL, NULL, 0};
   FS_TRY(fs_output_ragged(R, h, &theta, R->plan.npair, R->mine_pair, R->nmine_pair, err));
   FS_TRY(fs_output_heads(R, h, err));
   FS_TRY(fs_output_write_zoo(R, z, h, err));

@@ -153,19 +153,19 @@ static int64_t *mine_rows(const fs_run *R, const fs_plan_row *rows, int64_t n, i
 static const ragged head_ragged[] = {
     {"/heads/qk_sigma", "/heads/qk_offset",
      "first element of the head's QK circuit singular values in qk_sigma (qk_count of them)",
-     FS_H5_DOUBLE, sigma_count, qk_values},
+     FS_H5_DOUBLE, sigma_count, qk_values, NULL, NULL, 0},
     {"/heads/ov_sigma", "/heads/ov_offset",
      "first element of the head's OV circuit singular values in ov_sigma (ov_count of them)",
-     FS_H5_DOUBLE, sigma_count, ov_values},
+     FS_H5_DOUBLE, sigma_count, ov_values, NULL, NULL, 0},
 };
 static const ragged overlap_ragged[] = {
     {"/head_overlaps/overlap", "/head_overlaps/offset",
      "first element of the row-major nrows x ncols overlap matrix in overlap",
-     FS_H5_DOUBLE, overlap_count, overlap_values},
+     FS_H5_DOUBLE, overlap_count, overlap_values, NULL, NULL, 0},
     {"/head_overlaps/dim", "/head_overlaps/dim_offset",
      "first element of the neps x nrows x ncols intersection dimensions in dim "
      "(dim[dim_offset + (e nrows + a) ncols + b], e indexing the root eps_degrees)",
-     FS_H5_INT64, dim_count, dim_values},
+     FS_H5_INT64, dim_count, dim_values, NULL, NULL, 0},
 };
 
 static int write_group(fs_run *R, fs_h5 *h, const char *group, const column *cols, int ncol,
