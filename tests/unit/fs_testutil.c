@@ -180,6 +180,11 @@ void fs_test_write_file(const char *path, const void *d, size_t n) {
   ck_assert_int_eq(fclose(f), 0);
 }
 
+int fs_test_quick(void) {
+  const char *q = getenv("FS_TEST_QUICK");
+  return q && q[0] && strcmp(q, "0") ? 4 : 1;
+}
+
 int fs_test_run(Suite *suite) {
   SRunner *sr = srunner_create(suite);
   srunner_run_all(sr, CK_NORMAL);

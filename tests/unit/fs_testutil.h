@@ -65,6 +65,13 @@ void fs_test_expect_open_fail(const char *path, const char *reason);
 char *fs_test_tmpdir(const char *name);
 char *fs_test_join(const char *dir, const char *name);
 
+/* Sample-size divisor: 1, or 4 when FS_TEST_QUICK is set to anything but 0
+ * (tests/CMakeLists.txt sets it for the valgrind runs, which look for memory
+ * errors, not statistics).  A test using it divides its sample sizes by it,
+ * widens its statistical tolerances by its square root (standard errors grow
+ * as 1/sqrt(n)) and keeps every code path. */
+int fs_test_quick(void);
+
 /* Run a Check suite (forking as CK_FORK says) and return the exit status. */
 struct Suite;
 int fs_test_run(struct Suite *suite);
