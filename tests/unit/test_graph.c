@@ -6,81 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_fakemodel.h"
 #include "fs_graph.h"
 #include "fs_model.h"
 #include "fs_testutil.h"
-
-static int count_type(const fs_graph *g, fs_pair_type t) {
-  int n = 0;
-  for (int i = 0; i < g->npair; i++) n += g->pair[i].type == t;
-  return n;
-}
-
-static const fs_pair *find_pair(const fs_graph *g, const char *w, const char *r) {
-  for (int i = 0; i < g->npair; i++)
-    if (!strcmp(g->mat[g->pair[i].writer].name, w) && !strcmp(g->mat[g->pair[i].reader].name, r))
-      return &g->pair[i];
-  return NULL;
-}
-
-static const fs_matrix *find_matrix(const fs_graph *g, const char *name) {
-  for (int i = 0; i < g->nmat; i++)
-    if (!strcmp(g->mat[i].name, name)) return &g->mat[i];
-  return NULL;
-}
-
-/* ---- a hand-built model: names and shapes only -------------------------- */
-
-typedef struct fake {
-  fs_model m;
-  int cap;
-} fake;
-
-static void fake_init(fake *f) {
-  memset(f, 0, sizeof *f);
-  f->m.path = strdup("fake.safetensors");
-  f->cap = 256;
-  f->m.tensors = calloc((size_t)f->cap, sizeof *f->m.tensors);
-  f->m.meta = calloc(16, sizeof *f->m.meta);
-}
-
-static void fake_tensor(fake *f, const char *name, int ndim, int64_t d0, int64_t d1) {
-  ck_assert_int_lt(f->m.ntensors, f->cap);
-  fs_tensor *t = &f->m.tensors[f->m.ntensors++];
-  t->name = strdup(name);
-  t->dtype = FS_DT_F32;
-  t->ndim = ndim;
-  t->shape[0] = d0;
-  t->shape[1] = d1;
-  t->nbytes = 4 * (uint64_t)d0 * (uint64_t)(ndim > 1 ? d1 : 1);
-}
-
-static void fake_meta(fake *f, const char *k, const char *v) {
-  f->m.meta[f->m.nmeta].key = strdup(k);
-  f->m.meta[f->m.nmeta++].value = strdup(v);
-}
-
-/* A scaled-down Llama in Hugging Face names: width D, H heads, KV kv heads. */
-static void fake_llama(fake *f, int blocks, int D, int H, int KV, int hidden, int with_head) {
-  char n[128];
-  int hd = D / H;
-  fake_tensor(f, "model.embed_tokens.weight", 2, 100, D);
-  for (int b = 0; b < blocks; b++) {
-#define T(fmt, nd, a, c) (snprintf(n, sizeof n, fmt, b), fake_tensor(f, n, nd, a, c))
-    T("model.layers.%d.self_attn.q_proj.weight", 2, H * hd, D);
-    T("model.layers.%d.self_attn.k_proj.weight", 2, KV * hd, D);
-    T("model.layers.%d.self_attn.v_proj.weight", 2, KV * hd, D);
-    T("model.layers.%d.self_attn.o_proj.weight", 2, D, H * hd);
-    T("model.layers.%d.mlp.gate_proj.weight", 2, hidden, D);
-    T("model.layers.%d.mlp.up_proj.weight", 2, hidden, D);
-    T("model.layers.%d.mlp.down_proj.weight", 2, D, hidden);
-    T("model.layers.%d.input_layernorm.weight", 1, D, 0);
-    T("model.layers.%d.post_attention_layernorm.weight", 1, D, 0);
-#undef T
-  }
-  fake_tensor(f, "model.norm.weight", 1, D, 0);
-  if (with_head) fake_tensor(f, "lm_head.weight", 2, 100, D);
-}
 
 /* ---- real models ---------------------------------------------------------- */
 
@@ -102,8 +31,7 @@ static void check_stories(const char *file, const char *q0, const char *norm0,
   ck_assert_int_eq(count_type(&g, FS_PAIR_RESIDUAL), 25);
   ck_assert_int_eq(count_type(&g, FS_PAIR_CLASSIFIER), 1);
   ck_assert_int_eq(g.npair, 76);
-  const fs_matrix *q = find_matrix(&g, q0);
-  ck_assert_ptr_nonnull(q);
+  const fs_matrix *q = matrix_of(&g, q0);
   ck_assert_str_eq(m.tensors[q->fold].name, norm0); /* the norm gain is folded into Q */
   /* grouped-query attention: query head 3 reads key/value head 1 */
   const fs_pair *p = find_pair(&g, v1, o1h3);
@@ -167,12 +95,11 @@ END_TEST
 START_TEST(llama_tied_and_heads_from_config) {
   fake f;
   fake_init(&f);
-  fake_llama(&f, 3, 32, 4, 2, 48, 0);
+  fake_hf_llama(&f, 3, 32, 4, 2, 48, FAKE_TIED);
   fake_meta(&f, "config.num_attention_heads", "4");
   fake_meta(&f, "config.num_key_value_heads", "2");
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_int_eq(g.head_dim, 8);
   ck_assert_int_eq(count_type(&g, FS_PAIR_OV), 12);
   ck_assert_int_eq(count_type(&g, FS_PAIR_MLP), 6);
@@ -181,40 +108,35 @@ START_TEST(llama_tied_and_heads_from_config) {
   ck_assert_ptr_nonnull(find_pair(&g, "model.layers.2.mlp.down_proj.weight",
                                   "model.embed_tokens.weight (tied output)"));
   ck_assert_str_eq(g.note, "");
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
 START_TEST(llama_without_head_count) {
   fake f;
   fake_init(&f);
-  fake_llama(&f, 2, 32, 4, 4, 48, 1);
+  fake_hf_llama(&f, 2, 32, 4, 4, 48, 0);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_int_eq(g.n_head, 0);
   ck_assert_int_eq(count_type(&g, FS_PAIR_OV), 0);
   ck_assert_int_eq(count_type(&g, FS_PAIR_MLP), 4); /* the rest of the graph stands */
   ck_assert_ptr_nonnull(strstr(g.note, "head count unknown"));
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
 START_TEST(llama_head_count_contradicts_shapes) {
   fake f;
   fake_init(&f);
-  fake_llama(&f, 2, 32, 4, 2, 48, 1);
+  fake_hf_llama(&f, 2, 32, 4, 2, 48, 0);
   fake_meta(&f, "config.num_attention_heads", "3"); /* 3 does not divide 32 */
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_int_eq(count_type(&g, FS_PAIR_OV), 0);
   ck_assert_ptr_nonnull(strstr(g.note, "do not fit"));
   ck_assert_ptr_nonnull(strstr(g.note, "q_proj"));
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -234,17 +156,9 @@ typedef struct tdef {
   int64_t d0, d1;
 } tdef;
 
-static const fs_pair *pair_of(const fs_graph *g, fs_pair_type t, const char *w, const char *r) {
-  const fs_pair *p = find_pair(g, w, r);
-  ck_assert_msg(p != NULL, "no pair %s -> %s", w, r);
-  ck_assert_int_eq(p->type, t);
-  return p;
-}
-
 static void expect_slice(const fs_graph *g, const char *name, int transposed, int64_t r0,
                          int64_t r1, int64_t c0, int64_t c1, int64_t rep, int64_t rstep) {
-  const fs_matrix *x = find_matrix(g, name);
-  ck_assert_msg(x != NULL, "no matrix %s", name);
+  const fs_matrix *x = matrix_of(g, name);
   ck_assert_int_eq(x->transposed, transposed);
   ck_assert_int_eq(x->r0, r0);
   ck_assert_int_eq(x->r1, r1);
@@ -266,8 +180,7 @@ START_TEST(gpt2_fused_conv1d) {
   fake_tensor(&f, "ln_f.weight", 1, 16, 0);
   fake_meta(&f, "config.n_head", "4");
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "gpt2");
   ck_assert_int_eq(g.head_dim, 4);
   expect_slice(&g, "h.0.attn.c_attn.weight.q", 1, 0, 16, 0, 16, 1, 0);
@@ -275,8 +188,8 @@ START_TEST(gpt2_fused_conv1d) {
   expect_slice(&g, "h.0.attn.c_attn.weight.v", 1, 0, 16, 32, 48, 1, 0);
   expect_slice(&g, "h.1.attn.c_attn.weight.v[kv 1]", 1, 0, 16, 36, 40, 1, 0);
   expect_slice(&g, "h.1.attn.c_proj.weight[head 2]", 1, 8, 12, 0, 16, 1, 0); /* input rows */
-  ck_assert_str_eq(f.m.tensors[find_matrix(&g, "h.0.attn.c_attn.weight.q")->fold].name, "h.0.ln_1.weight");
-  ck_assert_str_eq(f.m.tensors[find_matrix(&g, "h.1.mlp.c_fc.weight")->fold].name, "h.1.ln_2.weight");
+  ck_assert_str_eq(f.m.tensors[matrix_of(&g, "h.0.attn.c_attn.weight.q")->fold].name, "h.0.ln_1.weight");
+  ck_assert_str_eq(f.m.tensors[matrix_of(&g, "h.1.mlp.c_fc.weight")->fold].name, "h.1.ln_2.weight");
   ck_assert_int_eq(count_type(&g, FS_PAIR_OV), 8);
   ck_assert_int_eq(count_type(&g, FS_PAIR_MLP), 2);
   ck_assert_int_eq(count_type(&g, FS_PAIR_RESIDUAL), 8);
@@ -284,9 +197,8 @@ START_TEST(gpt2_fused_conv1d) {
   pair_of(&g, FS_PAIR_RESIDUAL, "h.0.mlp.c_proj.weight", "h.1.attn.c_attn.weight.k");
   pair_of(&g, FS_PAIR_OV, "h.0.attn.c_attn.weight.v[kv 3]", "h.0.attn.c_proj.weight[head 3]");
   pair_of(&g, FS_PAIR_CLASSIFIER, "h.1.mlp.c_proj.weight", "wte.weight (tied output)");
-  ck_assert_int_eq(fs_matrix_out_dim(find_matrix(&g, "h.0.mlp.c_fc.weight")), 64);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  ck_assert_int_eq(fs_matrix_out_dim(matrix_of(&g, "h.0.mlp.c_fc.weight")), 64);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -308,13 +220,12 @@ START_TEST(neox_interleaved_parallel) {
   fake_tensor(&f, "embed_out.weight", 2, 50, 16);
   fake_meta(&f, "config.num_attention_heads", "4");
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "gptneox");
   expect_slice(&g, "gpt_neox.layers.0.attention.query_key_value.weight.q", 0, 0, 4, 0, 16, 4, 12);
   expect_slice(&g, "gpt_neox.layers.0.attention.query_key_value.weight.k", 0, 4, 8, 0, 16, 4, 12);
   expect_slice(&g, "gpt_neox.layers.0.attention.query_key_value.weight.v[kv 2]", 0, 32, 36, 0, 16, 1, 0);
-  ck_assert_int_eq(fs_matrix_rows(find_matrix(&g, "gpt_neox.layers.0.attention.query_key_value.weight.v")), 16);
+  ck_assert_int_eq(fs_matrix_rows(matrix_of(&g, "gpt_neox.layers.0.attention.query_key_value.weight.v")), 16);
   ck_assert_int_eq(count_type(&g, FS_PAIR_RESIDUAL), 4 + 8);
   ck_assert_int_eq(count_type(&g, FS_PAIR_CLASSIFIER), 2);
   pair_of(&g, FS_PAIR_RESIDUAL, "gpt_neox.layers.0.attention.dense.weight",
@@ -323,8 +234,7 @@ START_TEST(neox_interleaved_parallel) {
   ck_assert_ptr_null(find_pair(&g, "gpt_neox.layers.0.attention.dense.weight",
                                "gpt_neox.layers.0.mlp.dense_h_to_4h.weight"));
   pair_of(&g, FS_PAIR_CLASSIFIER, "gpt_neox.layers.1.attention.dense.weight", "embed_out.weight");
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -346,20 +256,18 @@ START_TEST(bert_post_norm) {
   BLOCKS(blk);
   fake_meta(&f, "config.num_attention_heads", "4");
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "bert");
-  const fs_matrix *q0 = find_matrix(&g, "bert.encoder.layer.0.attention.self.query.weight");
-  const fs_matrix *q1 = find_matrix(&g, "bert.encoder.layer.1.attention.self.query.weight");
-  const fs_matrix *u1 = find_matrix(&g, "bert.encoder.layer.1.intermediate.dense.weight");
+  const fs_matrix *q0 = matrix_of(&g, "bert.encoder.layer.0.attention.self.query.weight");
+  const fs_matrix *q1 = matrix_of(&g, "bert.encoder.layer.1.attention.self.query.weight");
+  const fs_matrix *u1 = matrix_of(&g, "bert.encoder.layer.1.intermediate.dense.weight");
   ck_assert_str_eq(f.m.tensors[q0->fold].name, "bert.embeddings.LayerNorm.weight");
   ck_assert_str_eq(f.m.tensors[q1->fold].name, "bert.encoder.layer.0.output.LayerNorm.weight");
   ck_assert_str_eq(f.m.tensors[u1->fold].name, "bert.encoder.layer.1.attention.output.LayerNorm.weight");
   ck_assert_int_eq(count_type(&g, FS_PAIR_RESIDUAL), 8);
   ck_assert_int_eq(count_type(&g, FS_PAIR_OV), 8);
   ck_assert_int_eq(count_type(&g, FS_PAIR_CLASSIFIER), 0);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -376,18 +284,15 @@ START_TEST(vit_patch_embedding) {
       {"vit.encoder.layer.%d.output.dense.weight", 2, 16, 64}};
   fake f;
   fake_init(&f);
-  fake_tensor(&f, "vit.embeddings.patch_embeddings.projection.weight", 2, 16, 12);
-  f.m.tensors[0].ndim = 4, f.m.tensors[0].shape[1] = 3, f.m.tensors[0].shape[2] = 2,
-  f.m.tensors[0].shape[3] = 2; /* [16, 3, 2, 2] */
+  fake_conv(&f, "vit.embeddings.patch_embeddings.projection.weight", 16, 3, 2, 2);
   BLOCKS(blk);
   fake_tensor(&f, "vit.layernorm.weight", 1, 16, 0);
   fake_tensor(&f, "classifier.weight", 2, 10, 16);
   fake_meta(&f, "config.num_attention_heads", "4");
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "vit");
-  const fs_matrix *pe = find_matrix(&g, "vit.embeddings.patch_embeddings.projection.weight");
+  const fs_matrix *pe = matrix_of(&g, "vit.embeddings.patch_embeddings.projection.weight");
   ck_assert_int_eq(pe->transposed, 0);
   ck_assert_int_eq(fs_matrix_out_dim(pe), 16);
   ck_assert_int_eq(fs_matrix_in_dim(pe), 12);
@@ -396,8 +301,7 @@ START_TEST(vit_patch_embedding) {
   const fs_pair *c = pair_of(&g, FS_PAIR_CLASSIFIER, "vit.encoder.layer.1.output.dense.weight",
                              "classifier.weight");
   ck_assert_str_eq(f.m.tensors[g.mat[c->reader].fold].name, "vit.layernorm.weight");
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -409,20 +313,17 @@ START_TEST(fused_without_heads) {
   fake_tensor(&f, "h.0.attn.c_attn.weight", 2, 16, 48);
   fake_tensor(&f, "h.0.attn.c_proj.weight", 2, 16, 16);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_ptr_nonnull(find_matrix(&g, "h.0.attn.c_attn.weight.v"));
   ck_assert_ptr_nonnull(strstr(g.note, "head count unknown"));
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
   fake_init(&f);
   fake_tensor(&f, "gpt_neox.layers.0.attention.query_key_value.weight", 2, 48, 16);
   fake_tensor(&f, "gpt_neox.layers.0.attention.dense.weight", 2, 16, 16);
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_ptr_nonnull(find_matrix(&g, "gpt_neox.layers.0.attention.query_key_value.weight"));
   ck_assert_ptr_null(find_matrix(&g, "gpt_neox.layers.0.attention.query_key_value.weight.q"));
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -437,18 +338,16 @@ START_TEST(mlp_chain_and_strays) {
   fake_tensor(&f, "enc.1.weight", 2, 5, 3);  /* a group whose shapes do not chain */
   fake_tensor(&f, "enc.2.weight", 2, 6, 6);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "mlp");
   ck_assert_int_eq(g.npair, 2);
   ck_assert_ptr_nonnull(find_pair(&g, "net.0.weight", "net.2.weight"));
   ck_assert_ptr_nonnull(find_pair(&g, "net.2.weight", "net.10.weight"));
   ck_assert_int_eq(g.nmat, 6); /* net x3, head, enc x2; the bias is not a matrix */
   ck_assert_ptr_nonnull(find_matrix(&g, "head.weight"));
-  ck_assert_int_eq(find_matrix(&g, "head.weight")->block, -1);
-  ck_assert_int_eq(find_matrix(&g, "net.10.weight")->block, 2);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  ck_assert_int_eq(matrix_of(&g, "head.weight")->block, -1);
+  ck_assert_int_eq(matrix_of(&g, "net.10.weight")->block, 2);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -458,48 +357,20 @@ START_TEST(no_rule_applies) {
   fake_tensor(&f, "alpha", 2, 3, 3);
   fake_tensor(&f, "beta", 1, 3, 0);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "matrices");
   ck_assert_int_eq(g.nmat, 1);
   ck_assert_int_eq(g.npair, 0);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
 /* ---- convolutional networks ------------------------------------------------ */
 
-static void fake_conv(fake *f, const char *name, int64_t co, int64_t ci, int64_t kh, int64_t kw) {
-  fake_tensor(f, name, 2, co, ci * kh * kw);
-  fs_tensor *t = &f->m.tensors[f->m.ntensors - 1];
-  t->ndim = 4, t->shape[1] = ci, t->shape[2] = kh, t->shape[3] = kw;
-}
-
-static void fake_bn(fake *f, const char *module, int64_t c) {
-  static const char *parts[] = {"weight", "bias", "running_mean", "running_var"};
-  for (int i = 0; i < 4; i++) {
-    char n[160];
-    snprintf(n, sizeof n, "%s.%s", module, parts[i]);
-    fake_tensor(f, n, 1, c, 0);
-  }
-}
-
-/* A conv and its BatchNorm: PFX conv, PFX bn (module names). */
-static void fake_conv_bn(fake *f, const char *conv, const char *bn, int64_t co, int64_t ci, int64_t k) {
-  char n[160];
-  snprintf(n, sizeof n, "%s.weight", conv);
-  fake_conv(f, n, co, ci, k, k);
-  fake_bn(f, bn, co);
-}
-
-static const char *tname(const fake *f, int t) { return t >= 0 ? f->m.tensors[t].name : "(none)"; }
-
 /* An input unfolding: rows = c_in, columns = c_out k, a transposed map. */
 static void expect_unfolded(const fake *f, const fs_graph *g, const char *name, int64_t cin,
                             int64_t cout, int64_t k, const char *gamma, const char *var) {
-  const fs_matrix *x = find_matrix(g, name);
-  ck_assert_msg(x != NULL, "no matrix %s", name);
+  const fs_matrix *x = matrix_of(g, name);
   ck_assert_int_eq(x->unfold_in, 1);
   ck_assert_int_eq(x->transposed, 1);
   ck_assert_int_eq(x->ksize, k);
@@ -510,22 +381,21 @@ static void expect_unfolded(const fake *f, const fs_graph *g, const char *name, 
   ck_assert_int_eq(x->rep, 1);
   ck_assert_int_eq(fs_matrix_in_dim(x), cin);
   ck_assert_int_eq(x->fold, -1);
-  ck_assert_str_eq(tname(f, x->bn_gamma), gamma);
-  ck_assert_str_eq(tname(f, x->bn_var), var);
+  ck_assert_str_eq(tname(&f->m, x->bn_gamma), gamma);
+  ck_assert_str_eq(tname(&f->m, x->bn_var), var);
 }
 
 /* An output unfolding [c_out, c_in k], BatchNorm folded into its rows. */
 static void expect_out(const fake *f, const fs_graph *g, const char *name, int64_t cout,
                        int64_t cols, const char *gamma, const char *var, int block) {
-  const fs_matrix *x = find_matrix(g, name);
-  ck_assert_msg(x != NULL, "no matrix %s", name);
+  const fs_matrix *x = matrix_of(g, name);
   ck_assert_int_eq(x->unfold_in, 0);
   ck_assert_int_eq(x->transposed, 0);
   ck_assert_int_eq(fs_matrix_rows(x), cout);
   ck_assert_int_eq(fs_matrix_cols(x), cols);
   ck_assert_int_eq(x->fold, -1);
-  ck_assert_str_eq(tname(f, x->bn_gamma), gamma);
-  ck_assert_str_eq(tname(f, x->bn_var), var);
+  ck_assert_str_eq(tname(&f->m, x->bn_gamma), gamma);
+  ck_assert_str_eq(tname(&f->m, x->bn_var), var);
   ck_assert_int_eq(x->block, block);
 }
 
@@ -553,8 +423,7 @@ START_TEST(resnet18_like) {
   fake_tensor(&f, "fc.weight", 2, 10, 16);
   fake_tensor(&f, "fc.bias", 1, 10, 0);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "resnet");
   ck_assert_str_eq(g.note, "");
   ck_assert_int_eq(g.nmat, 20);
@@ -564,7 +433,7 @@ START_TEST(resnet18_like) {
   /* the stem: output unfolding only, BatchNorm bn1 */
   expect_out(&f, &g, "conv1.weight[bn bn1]", 8, 3 * 49, "bn1.weight", "bn1.running_var", -1);
   ck_assert_ptr_null(find_matrix(&g, "conv1.weight[in][bn bn1]"));
-  ck_assert_double_eq(find_matrix(&g, "conv1.weight[bn bn1]")->bn_eps, 1e-5);
+  ck_assert_double_eq(matrix_of(&g, "conv1.weight[bn bn1]")->bn_eps, 1e-5);
   expect_out(&f, &g, "layer2.0.conv1.weight[bn bn1]", 16, 8 * 9, "layer2.0.bn1.weight",
              "layer2.0.bn1.running_var", 2);
   expect_unfolded(&f, &g, "layer1.0.conv1.weight[in][bn bn1]", 8, 8, 9, "layer1.0.bn1.weight",
@@ -590,12 +459,11 @@ START_TEST(resnet18_like) {
   ck_assert_ptr_null(find_pair(&g, "layer1.0.conv2.weight[bn bn2]", "layer2.0.conv1.weight[in][bn bn1]"));
   p = pair_of(&g, FS_PAIR_CLASSIFIER, "layer2.1.conv2.weight[bn bn2]", "fc.weight");
   ck_assert_int_eq(p->block, 4);
-  const fs_matrix *fc = find_matrix(&g, "fc.weight");
+  const fs_matrix *fc = matrix_of(&g, "fc.weight");
   ck_assert_int_eq(fc->unfold_in + fc->transposed, 0);
   ck_assert_int_eq(fs_matrix_in_dim(fc), 16);
   ck_assert_int_eq(fc->bn_var, -1);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -613,8 +481,7 @@ START_TEST(resnet_bottleneck_prefix) {
   fake_tensor(&f, "model.fc.weight", 2, 5, 8);
   fake_meta(&f, "config.batch_norm_eps", "0.001");
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "resnet");
   ck_assert_int_eq(g.nmat, 1 + 3 * 2 + 2 + 1);
   ck_assert_int_eq(count_type(&g, FS_PAIR_BLOCK), 2 + 2);
@@ -626,9 +493,8 @@ START_TEST(resnet_bottleneck_prefix) {
   pair_of(&g, FS_PAIR_CLASSIFIER, "model.layer1.0.conv3.weight[bn bn3]", "model.fc.weight");
   expect_unfolded(&f, &g, "model.layer1.0.conv2.weight[in][bn bn2]", 2, 2, 9,
                   "model.layer1.0.bn2.weight", "model.layer1.0.bn2.running_var");
-  ck_assert_double_eq(find_matrix(&g, "model.layer1.0.conv2.weight[in][bn bn2]")->bn_eps, 1e-3);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  ck_assert_double_eq(matrix_of(&g, "model.layer1.0.conv2.weight[in][bn bn2]")->bn_eps, 1e-3);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -646,8 +512,7 @@ START_TEST(cnn_chain_lenet) {
   fake_tensor(&f, "fc2.weight", 2, 84, 120);
   fake_tensor(&f, "fc3.weight", 2, 10, 84);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "cnn");
   ck_assert_str_eq(g.note, "");
   ck_assert_int_eq(g.nmat, 7);
@@ -663,9 +528,8 @@ START_TEST(cnn_chain_lenet) {
   pair_of(&g, FS_PAIR_CHAIN, "fc1.weight", "fc2.weight");
   p = pair_of(&g, FS_PAIR_CHAIN, "fc2.weight", "fc3.weight");
   ck_assert_int_eq(p->block, 3);
-  ck_assert_int_eq(find_matrix(&g, "fc3.weight")->block, 4);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  ck_assert_int_eq(matrix_of(&g, "fc3.weight")->block, 4);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -681,8 +545,7 @@ START_TEST(cnn_chain_sequential) {
   fake_tensor(&f, "features.9.weight", 2, 12, 16);
   fake_tensor(&f, "classifier.0.weight", 2, 10, 12);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "cnn");
   ck_assert_int_eq(g.npair, 2);
   pair_of(&g, FS_PAIR_CHAIN, "features.0.weight[bn 1]", "features.3.weight[in][bn 4]");
@@ -691,10 +554,9 @@ START_TEST(cnn_chain_sequential) {
   pair_of(&g, FS_PAIR_CHAIN, "features.7.weight", "features.9.weight"); /* pooled: in = 16 */
   ck_assert_ptr_nonnull(strstr(g.note, "features.3.weight -> features.7.weight not paired"));
   ck_assert_ptr_null(find_matrix(&g, "features.7.weight[in]"));
-  ck_assert_int_eq(find_matrix(&g, "classifier.0.weight")->block, -1);
+  ck_assert_int_eq(matrix_of(&g, "classifier.0.weight")->block, -1);
   ck_assert_int_eq(g.nmat, 6);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -719,9 +581,5 @@ int main(void) {
   tcase_add_test(tc, cnn_chain_lenet);
   tcase_add_test(tc, cnn_chain_sequential);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return fs_test_run(s);
 }

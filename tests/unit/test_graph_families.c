@@ -24,8 +24,6 @@ static void open_real(const char *rel, fs_model *m, fs_graph *g) {
   ck_assert_msg(!fs_graph_build(m, g, &e), "%s", e.msg);
 }
 
-static const char *tname(const fs_model *m, int t) { return t >= 0 ? m->tensors[t].name : "(none)"; }
-
 /* PP-OCRv4: stem conv2d_10 (BN batch_norm2d_2); 14 depthwise + pointwise
  * LCNetV3 blocks (dw 157, 159, ..., 183 pass through); squeeze-excitations
  * 106/107 (240 channels) and 117/118 (480); neck conv 142, 143; two SVTR blocks
@@ -57,8 +55,7 @@ START_TEST(ppocr_real) {
   ck_assert_int_eq(g.nunplaced, 0);
   ck_assert_str_eq(g.note, "");
   /* the stem's BatchNorm: Paddle's w_0 = gamma, w_2 = variance */
-  const fs_matrix *x = find_matrix(&g, "conv2d_10.w_0[bn batch_norm2d_2]");
-  ck_assert_ptr_nonnull(x);
+  const fs_matrix *x = matrix_of(&g, "conv2d_10.w_0[bn batch_norm2d_2]");
   ck_assert_str_eq(tname(&m, x->bn_gamma), "batch_norm2d_2.w_0");
   ck_assert_str_eq(tname(&m, x->bn_var), "batch_norm2d_2.w_2");
   /* depthwise convs are analysed alone; the stream passes through them */
@@ -71,7 +68,7 @@ START_TEST(ppocr_real) {
   pair_of(&g, FS_PAIR_CHAIN, "conv2d_176.w_0", "conv2d_178.w_0[in]");
   ck_assert_int_eq(pairs_touching(&g, &m, "conv2d_107.w_0"), 1);
   /* the fused qkv [q | k | v] of block 0 read through LayerNorm 43; GQA-free heads */
-  x = find_matrix(&g, "linear_77.w_0.k");
+  x = matrix_of(&g, "linear_77.w_0.k");
   ck_assert_int_eq(x->r0, 120);
   ck_assert_int_eq(x->r1, 240);
   ck_assert_str_eq(tname(&m, x->fold), "layer_norm_43.w_0");
@@ -82,7 +79,7 @@ START_TEST(ppocr_real) {
   pair_of(&g, FS_PAIR_RESIDUAL, "conv2d_143.w_0[bn batch_norm2d_149]", "linear_77.w_0.q");
   pair_of(&g, FS_PAIR_RESIDUAL, "linear_80.w_0", "linear_81.w_0.v");
   pair_of(&g, FS_PAIR_MLP, "linear_83.w_0", "linear_84.w_0");
-  ck_assert_str_eq(tname(&m, find_matrix(&g, "linear_83.w_0")->fold), "layer_norm_46.w_0");
+  ck_assert_str_eq(tname(&m, matrix_of(&g, "linear_83.w_0")->fold), "layer_norm_46.w_0");
   /* after the blocks: the final LayerNorm folded into conv3's input unfolding */
   p = pair_of(&g, FS_PAIR_RESIDUAL, "linear_84.w_0", "conv2d_144.w_0[in][bn batch_norm2d_150]");
   ck_assert_str_eq(tname(&m, g.mat[p->reader].fold), "layer_norm_47.w_0");
@@ -116,8 +113,7 @@ START_TEST(faceapi_real) {
   ck_assert_int_eq(g.npair, 29);
   ck_assert_int_eq(g.nmat, 1 + 28 * 2 + 1);
   ck_assert_int_eq(g.nunplaced, 0);
-  const fs_matrix *x = find_matrix(&g, "conv64_down/conv1/conv/filters[in][scale]");
-  ck_assert_ptr_nonnull(x);
+  const fs_matrix *x = matrix_of(&g, "conv64_down/conv1/conv/filters[in][scale]");
   ck_assert_str_eq(tname(&m, x->bn_gamma), "conv64_down/conv1/scale/weights");
   ck_assert_int_eq(x->bn_var, -1);
   ck_assert_int_eq(fs_matrix_in_dim(x), 32); /* the downsampling block reads 32 channels */
@@ -139,12 +135,11 @@ END_TEST
 START_TEST(qwen_gqa_with_biases) {
   fake f;
   fake_init(&f);
-  fake_hf_llama(&f, 2, 16, 4, 2, 24, 1);
+  fake_hf_llama(&f, 2, 16, 4, 2, 24, FAKE_QKV_BIAS);
   fake_meta(&f, "config.num_attention_heads", "4");
   fake_meta(&f, "config.num_key_value_heads", "2");
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "llama");
   ck_assert_int_eq(g.n_head, 4);
   ck_assert_int_eq(g.n_head_kv, 2);
@@ -160,8 +155,7 @@ START_TEST(qwen_gqa_with_biases) {
   ck_assert_int_eq(p->block, 1);
   pair_of(&g, FS_PAIR_OV, "model.layers.1.self_attn.v_proj.weight[kv 1]",
           "model.layers.1.self_attn.o_proj.weight[head 2]");
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -173,8 +167,7 @@ START_TEST(mistral_gqa) {
   fake_meta(&f, "config.num_attention_heads", "8");
   fake_meta(&f, "config.num_key_value_heads", "2");
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_int_eq(g.n_head, 8);
   ck_assert_int_eq(g.n_head_kv, 2);
   ck_assert_int_eq(g.head_dim, 4);
@@ -187,8 +180,7 @@ START_TEST(mistral_gqa) {
     ck_assert_int_eq(g.mat[p->writer].r0, (h / 4) * 4);
     ck_assert_int_eq(g.mat[p->reader].c0, h * 4);
   }
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -199,16 +191,14 @@ START_TEST(heads_not_dividing_width) {
   fake_hf_llama(&f, 2, 16, 4, 4, 24, 0);
   fake_meta(&f, "config.num_attention_heads", "5");
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_int_eq(g.n_head, 0);
   ck_assert_int_eq(count_type(&g, FS_PAIR_OV), 0);
   ck_assert_int_eq(count_type(&g, FS_PAIR_MLP), 4); /* the rest of the graph stands */
   ck_assert_ptr_nonnull(strstr(g.note, "5 heads"));
   ck_assert_ptr_nonnull(strstr(g.note, "model.layers.0.self_attn.q_proj.weight"));
   ck_assert_ptr_nonnull(strstr(g.note, "ov pairs skipped"));
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -224,8 +214,7 @@ START_TEST(missing_k_and_mismatched_reader) {
     if (!strcmp(t->name, "model.layers.1.mlp.up_proj.weight")) t->shape[1] = 15;
   }
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_ptr_nonnull(strstr(g.note, "block 1 has no K (model.layers.1.self_attn.k_proj.weight)"));
   ck_assert_ptr_nonnull(strstr(g.note, "residual pair model.layers.1.self_attn.o_proj.weight -> "
                                        "model.layers.1.mlp.up_proj.weight skipped"));
@@ -238,8 +227,7 @@ START_TEST(missing_k_and_mismatched_reader) {
   ck_assert_int_eq(g.nunplaced, 1); /* the renamed K tensor */
   ck_assert_str_eq(f.m.tensors[g.unplaced[0]].name, "Xodel.layers.1.self_attn.k_proj.weight");
   ck_assert_ptr_nonnull(find_matrix(&g, "Xodel.layers.1.self_attn.k_proj.weight"));
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -255,8 +243,7 @@ START_TEST(unplaced_listed) {
   fake_tensor(&f, "stray.gain", 1, 7, 0);
   fake_tensor(&f, "projection", 2, 5, 5);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "mlp");
   ck_assert_int_eq(g.npair, 1);
   ck_assert_int_eq(g.nunplaced, 2);
@@ -264,8 +251,7 @@ START_TEST(unplaced_listed) {
   ck_assert_str_eq(f.m.tensors[g.unplaced[1]].name, "projection");
   ck_assert_ptr_nonnull(find_matrix(&g, "projection")); /* still analysed alone */
   ck_assert_ptr_nonnull(strstr(g.note, "2 tensors placed by no rule (stray.gain, ...)"));
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -279,8 +265,7 @@ START_TEST(depthwise_passes_through) {
   fake_conv(&f, "features.6.weight", 16, 8, 1, 1);
   fake_tensor(&f, "features.9.weight", 2, 10, 16);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "cnn");
   ck_assert_str_eq(g.note, "");
   ck_assert_int_eq(g.npair, 2);
@@ -288,8 +273,7 @@ START_TEST(depthwise_passes_through) {
   pair_of(&g, FS_PAIR_CHAIN, "features.6.weight", "features.9.weight");
   ck_assert_ptr_nonnull(find_matrix(&g, "features.3.weight"));
   ck_assert_int_eq(pairs_touching(&g, &f.m, "features.3.weight"), 0);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -311,16 +295,14 @@ START_TEST(paddle_creation_order) {
   fake_tensor(&f, "conv2d_3.b_0", 1, 16, 0);
   fake_tensor(&f, "linear_1.w_0", 2, 10, 16);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "paddle");
   ck_assert_ptr_nonnull(strstr(g.note, "no dataflow order"));
   ck_assert_int_eq(g.npair, 2);
   pair_of(&g, FS_PAIR_CHAIN, "conv2d_1.w_0[bn batch_norm2d_1]", "conv2d_3.w_0[in]");
   pair_of(&g, FS_PAIR_CLASSIFIER, "conv2d_3.w_0", "linear_1.w_0");
   ck_assert_int_eq(g.nunplaced, 0);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -345,8 +327,7 @@ START_TEST(tfjs_separable_chain) {
   fake_conv(&f, "conv8/filters", 25, 512, 1, 1);
   fake_tensor(&f, "conv8/bias", 1, 25, 0);
   fs_graph g;
-  fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g, &e), "%s", e.msg);
+  fake_graph(&f, &g);
   ck_assert_str_eq(g.family, "cnn-tfjs");
   ck_assert_str_eq(g.note, "");
   ck_assert_int_eq(count_type(&g, FS_PAIR_CHAIN), 6);
@@ -358,8 +339,7 @@ START_TEST(tfjs_separable_chain) {
   ck_assert_int_eq(fs_matrix_in_dim(&g.mat[p->reader]), 256);
   pair_of(&g, FS_PAIR_CHAIN, "conv5/pointwise_filter", "conv8/filters[in]");
   ck_assert_int_eq(pairs_touching(&g, &f.m, "conv3/depthwise_filter"), 0);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 

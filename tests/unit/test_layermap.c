@@ -50,6 +50,14 @@ static void fake_unknown(fake *f) {
   fake_tensor(f, "ln.g", 1, 16, 0);
 }
 
+/* A two-block Llama with 4 heads and its inferred graph g0. */
+static void inferred_llama(fake *f, fs_graph *g0) {
+  fake_init(f);
+  fake_hf_llama(f, 2, 16, 4, 4, 24, 0);
+  fake_meta(f, "config.num_attention_heads", "4");
+  fake_graph(f, g0);
+}
+
 START_TEST(extend_unknown_architecture) {
   fake f;
   fake_init(&f);
@@ -83,20 +91,16 @@ START_TEST(extend_unknown_architecture) {
   ck_assert_int_eq(fs_matrix_out_dim(r), 32);
   ck_assert_str_eq(f.m.tensors[r->fold].name, "ln.g");
   ck_assert_int_eq(g.nunplaced, 0);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
 /* On a Llama the map extends: one more pair, an inferred duplicate not twice. */
 START_TEST(extend_inferred) {
   fake f;
-  fake_init(&f);
-  fake_hf_llama(&f, 2, 16, 4, 4, 24, 0);
-  fake_meta(&f, "config.num_attention_heads", "4");
   fs_graph g0, g;
   fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g0, &e), "%s", e.msg);
+  inferred_llama(&f, &g0);
   ck_assert_msg(!build_with("extend.map",
                             "mode extend\n"
                             "pair chain model.layers.0.mlp.down_proj.weight model.layers.1.mlp.up_proj.weight\n"
@@ -108,20 +112,16 @@ START_TEST(extend_inferred) {
   ck_assert_int_eq(count_type(&g, FS_PAIR_MLP), count_type(&g0, FS_PAIR_MLP));
   ck_assert_int_eq(g.nmat, g0.nmat); /* the map reuses the inferred matrices */
   fs_graph_free(&g0);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
 /* Override: the inferred pairs touching a tensor the map names go. */
 START_TEST(override_inferred) {
   fake f;
-  fake_init(&f);
-  fake_hf_llama(&f, 2, 16, 4, 4, 24, 0);
-  fake_meta(&f, "config.num_attention_heads", "4");
   fs_graph g0, g;
   fs_error e;
-  ck_assert_msg(!fs_graph_build(&f.m, &g0, &e), "%s", e.msg);
+  inferred_llama(&f, &g0);
   const char *gate = "model.layers.0.mlp.gate_proj.weight";
   const char *down = "model.layers.0.mlp.down_proj.weight";
   int touching = pairs_touching(&g0, &f.m, gate) + pairs_touching(&g0, &f.m, down);
@@ -137,8 +137,7 @@ START_TEST(override_inferred) {
   pair_of(&g, FS_PAIR_CHAIN, gate, down);
   ck_assert_int_eq(count_type(&g, FS_PAIR_MLP), count_type(&g0, FS_PAIR_MLP) - 2);
   fs_graph_free(&g0);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -160,7 +159,7 @@ START_TEST(replace_and_roles) {
   ck_assert_str_eq(g.family, "layer-map");
   ck_assert_int_eq(g.npair, 1);
   ck_assert_ptr_null(find_matrix(&g, "model.embed_tokens.weight"));
-  const fs_matrix *q = find_matrix(&g, "model.layers.0.self_attn.q_proj.weight");
+  const fs_matrix *q = matrix_of(&g, "model.layers.0.self_attn.q_proj.weight");
   ck_assert_int_eq(q->transposed, 1);
   /* 9 2-D tensors, minus the ignored embedding */
   ck_assert_int_eq(g.nmat, 8);
@@ -175,8 +174,7 @@ START_TEST(replace_and_roles) {
   ck_assert_msg(!build_with("heads4.map", "heads 4\n", &f.m, &g, &e), "%s", e.msg);
   ck_assert_int_eq(g.n_head, 4);
   ck_assert_int_eq(count_type(&g, FS_PAIR_OV), 4);
-  fs_graph_free(&g);
-  fs_model_close(&f.m);
+  fake_free(&f, &g);
 }
 END_TEST
 
@@ -239,7 +237,7 @@ START_TEST(map_contradicts_model) {
   ck_assert_ptr_nonnull(strstr(e.msg, "m5.map:1: fold tensor 'ln.g' must be 1-D with 8 entries"));
   ck_assert_int_ne(build_with("m6.map", "role ln.g matrix\n", &f.m, &g, &e), 0);
   ck_assert_ptr_nonnull(strstr(e.msg, "m6.map:1: role tensor 'ln.g' is not a matrix"));
-  fs_model_close(&f.m);
+  fake_free(&f, NULL);
 }
 END_TEST
 
