@@ -28,6 +28,8 @@ int fs_singular_values_cm(int m, int n, double *a, double *s, fs_error *err) {
   int *iwork = malloc(sizeof(int) * 8 * (size_t)mn);
   if (!iwork) return fs_fail(err, "out of memory for an SVD of %dx%d", m, n);
   dgesdd_("N", &m, &n, a, &m, s, &dummy, &one, &dummy, &one, &query, &lwork, iwork, &info, 1);
+  /* never below the documented minimum for JOBZ = 'N' (some LAPACK versions
+   * under-report it in the query) */
   lwork = imax((int)query, 3 * mn + imax(mx, 7 * mn));
   double *work = malloc(sizeof(double) * (size_t)lwork);
   if (!work) {

@@ -27,9 +27,7 @@
  *    1864-1885.  QR: G. H. Golub, C. F. Van Loan, Matrix Computations, 4th
  *    ed., 5.2.
  *
- * LAPACK/BLAS through their Fortran symbols (LP64, as Debian's OpenBLAS and
- * reference LAPACK are built); the hidden character-length arguments that
- * gfortran expects are passed explicitly.
+ * LAPACK/BLAS through the checked wrappers of fs_lapack.h.
  */
 #include "fs_pair.h"
 
@@ -38,87 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void dgemm_(const char *ta, const char *tb, const int *m, const int *n,
-            const int *k, const double *alpha, const double *a, const int *lda,
-            const double *b, const int *ldb, const double *beta, double *c,
-            const int *ldc, size_t lta, size_t ltb);
-void dgesdd_(const char *jobz, const int *m, const int *n, double *a,
-             const int *lda, double *s, double *u, const int *ldu, double *vt,
-             const int *ldvt, double *work, const int *lwork, int *iwork,
-             int *info, size_t ljobz);
-void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
-             double *work, const int *lwork, int *info);
+#include "fs_lapack.h"
 
 #define FS_HALF_PI 1.5707963267948966
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
-
-/* ------------------------------------------------------------------------ */
-/* Dense kernels                                                            */
-/* ------------------------------------------------------------------------ */
-
-/* C (m x n) = alpha op(A) op(B) + beta C, column-major, no-op when empty. */
-static void gemm(char ta, char tb, int m, int n, int k, double alpha,
-                 const double *a, int lda, const double *b, int ldb,
-                 double beta, double *c, int ldc) {
-  if (m < 1 || n < 1) return;
-  if (k < 1) { /* BLAS would scale C by beta; do the same */
-    for (int jj = 0; jj < n; jj++)
-      for (int i = 0; i < m; i++) c[i + (size_t)jj * ldc] *= beta;
-    return;
-  }
-  dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc, 1, 1);
-}
-
-/* Singular values (descending) of the m x n matrix a, which is destroyed. */
-static int singular_values(int m, int n, double *a, double *s, fs_error *err) {
-  int mn = imin(m, n), mx = imax(m, n), info = 0, lwork = -1, one = 1;
-  double query = 0.0, dummy = 0.0;
-  if (mn < 1) return 0;
-  int *iwork = malloc(sizeof(int) * 8 * (size_t)mn);
-  if (!iwork) return fs_fail(err, "out of memory for an SVD of %dx%d", m, n);
-  dgesdd_("N", &m, &n, a, &m, s, &dummy, &one, &dummy, &one, &query, &lwork,
-          iwork, &info, 1);
-  /* Never below the documented minimum for JOBZ = 'N' (some LAPACK versions
-   * under-report it in the query). */
-  lwork = imax((int)query, 3 * mn + imax(mx, 7 * mn));
-  double *work = malloc(sizeof(double) * (size_t)lwork);
-  if (!work) {
-    free(iwork);
-    return fs_fail(err, "out of memory for an SVD of %dx%d", m, n);
-  }
-  dgesdd_("N", &m, &n, a, &m, s, &dummy, &one, &dummy, &one, work, &lwork,
-          iwork, &info, 1);
-  free(work);
-  free(iwork);
-  if (info) return fs_fail(err, "dgesdd on a %dx%d matrix failed (info %d)", m, n, info);
-  return 0;
-}
-
-/* The p x nc upper-trapezoidal factor R of the d x nc matrix z (destroyed),
- * p = min(d, nc); r is p x nc column-major with zeros below the diagonal. */
-static int qr_factor_r(int d, int nc, double *z, double *r, fs_error *err) {
-  int p = imin(d, nc), info = 0, lwork = -1;
-  double query = 0.0;
-  double *tau = malloc(sizeof(double) * (size_t)imax(p, 1));
-  if (!tau) return fs_fail(err, "out of memory for a QR of %dx%d", d, nc);
-  dgeqrf_(&d, &nc, z, &d, tau, &query, &lwork, &info);
-  lwork = imax((int)query, imax(nc, 1));
-  double *work = malloc(sizeof(double) * (size_t)lwork);
-  if (!work) {
-    free(tau);
-    return fs_fail(err, "out of memory for a QR of %dx%d", d, nc);
-  }
-  dgeqrf_(&d, &nc, z, &d, tau, work, &lwork, &info);
-  free(work);
-  free(tau);
-  if (info) return fs_fail(err, "dgeqrf on a %dx%d matrix failed (info %d)", d, nc, info);
-  for (int c = 0; c < nc; c++)
-    for (int i = 0; i < p; i++)
-      r[i + (size_t)c * p] = i <= c ? z[i + (size_t)c * d] : 0.0;
-  return 0;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Argument checks                                                          */
@@ -175,17 +98,17 @@ static int angles_core(int d, const double *U, int k, const double *V, int j,
   }
   /* Cosines, descending. */
   memcpy(m, M, sizeof(double) * (size_t)k * j);
-  if (singular_values(k, j, m, cs, err)) goto done;
+  if (fs_singular_values_cm(k, j, m, cs, err)) goto done;
 
   /* Sines: P = X - Y (Y^T X) with X the smaller basis; Y^T X is M or M^T. */
   if (k <= j) { /* X = U, Y = V, Y^T X = M^T */
     memcpy(p, U, sizeof(double) * (size_t)d * q);
-    gemm('N', 'T', d, k, j, -1.0, V, d, M, k, 1.0, p, d);
+    fs_gemm('N', 'T', d, k, j, -1.0, V, d, M, k, 1.0, p, d);
   } else { /* X = V, Y = U, Y^T X = M */
     memcpy(p, V, sizeof(double) * (size_t)d * q);
-    gemm('N', 'N', d, j, k, -1.0, U, d, M, k, 1.0, p, d);
+    fs_gemm('N', 'N', d, j, k, -1.0, U, d, M, k, 1.0, p, d);
   }
-  if (singular_values(d, q, p, sn, err)) goto done; /* descending */
+  if (fs_singular_values_cm(d, q, p, sn, err)) goto done; /* descending */
 
   /* The i-th largest cosine and the i-th smallest sine belong to the same
    * angle; each angle comes from the well-conditioned one of the two. */
@@ -213,7 +136,7 @@ int fs_principal_angles(int d, const double *U, int k, const double *V, int j,
     return fs_fail(err, "principal angles: no output array");
   double *M = malloc(sizeof(double) * (size_t)imax(k * j, 1));
   if (!M) return fs_fail(err, "out of memory for principal angles");
-  gemm('T', 'N', k, j, d, 1.0, U, d, V, d, 0.0, M, k);
+  fs_gemm('T', 'N', k, j, d, 1.0, U, d, V, d, 0.0, M, k);
   int rc = angles_core(d, U, k, V, j, M, theta, err);
   free(M);
   return rc;
@@ -263,8 +186,8 @@ static int commutator_core(int p, const double *r, const double *a, int j,
     for (int row = 0; row < j; row++)
       f[row + (size_t)c * j] = a[row] * M[c + (size_t)row * k] * b[c];
   const double *rv = r, *ru = r + (size_t)j * p;
-  gemm('N', 'T', j, p, k, 1.0, f, j, ru, p, 0.0, t, j);  /* T = F R_U^T   */
-  gemm('N', 'N', p, p, j, 1.0, rv, p, t, j, 0.0, e, p);  /* E = R_V T     */
+  fs_gemm('N', 'T', j, p, k, 1.0, f, j, ru, p, 0.0, t, j);  /* T = F R_U^T   */
+  fs_gemm('N', 'N', p, p, j, 1.0, rv, p, t, j, 0.0, e, p);  /* E = R_V T     */
   *cnorm = antisym_norm(p, e);
   free(f); free(t); free(e);
   return 0;
@@ -285,7 +208,7 @@ static int difference_core(int p, const double *r, const double *a, int j,
     double s = c < j ? a[c] : -b[c - j];
     for (int i = 0; i < p; i++) w[i + (size_t)c * p] = r[i + (size_t)c * p] * s;
   }
-  gemm('N', 'T', p, p, nc, 1.0, w, p, r, p, 0.0, x, p);
+  fs_gemm('N', 'T', p, p, nc, 1.0, w, p, r, p, 0.0, x, p);
   *dnorm = fro_norm((size_t)p * p, x);
   free(w); free(x);
   return 0;
@@ -313,7 +236,7 @@ static int gram_core(int d, const double *U, const double *b, int k,
   }
   memcpy(z, V, sizeof(double) * (size_t)d * j);
   memcpy(z + (size_t)d * j, U, sizeof(double) * (size_t)d * k);
-  if (qr_factor_r(d, nc, z, r, err)) goto done;
+  if (fs_qr_r(d, nc, z, r, err)) goto done;
   if (commutator_core(p, r, a, j, b, k, M, &cn, err)) goto done;
   if (difference_core(p, r, a, j, b, k, &dn, err)) goto done;
   /* Both ratios are <= 1 mathematically; clip the rounding. */
@@ -353,7 +276,7 @@ int fs_gram_pair(int d, const double *U, const double *b, int k,
   }
   for (int i = 0; i < j; i++) as[i] = s > 0.0 ? a[i] / s : 0.0;
   for (int i = 0; i < k; i++) bs[i] = s > 0.0 ? b[i] / s : 0.0;
-  gemm('T', 'N', k, j, d, 1.0, U, d, V, d, 0.0, M, k);
+  fs_gemm('T', 'N', k, j, d, 1.0, U, d, V, d, 0.0, M, k);
   rc = gram_core(d, U, bs, k, V, as, j, M, kappa, balancedness, err);
 done:
   free(as);
@@ -426,7 +349,7 @@ static int pair_fill(const fs_basis *w, const fs_basis *r, const double *eps,
                      double *b, fs_error *err) {
   int d = w->d, k = w->k, j = r->k;
   const double *U = w->vec, *V = r->vec;
-  gemm('T', 'N', k, j, d, 1.0, U, d, V, d, 0.0, M, k);
+  fs_gemm('T', 'N', k, j, d, 1.0, U, d, V, d, 0.0, M, k);
   res->overlap = 0.0;
   for (size_t i = 0; i < (size_t)k * j; i++) res->overlap += M[i] * M[i];
   res->overlap_random = (double)k * (double)j / (double)d;
