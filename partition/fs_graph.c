@@ -536,16 +536,7 @@ static int add_out(fs_graph *g, const fs_model *m, int t, const bnorm *bn, int b
  * [C, H, W] map), a transposed map; "conv2.weight[in][bn bn2]". */
 static int add_in(fs_graph *g, const fs_model *m, int t, int64_t cin, const bnorm *bn, int block,
                   fs_error *err) {
-  int64_t k = fs_tensor_cols(&m->tensors[t]) / cin;
-  char sfx[FS_MATRIX_NAME_MAX + 16] = "[in]";
-  if (bn->var >= 0) snprintf(sfx, sizeof sfx, "[in][bn %s]", bn_sibling(bn));
-  mapslice s = {t, 1, -1, block, -1, 0, layer_out(m, t) * k, 1, 0, 0, cin, sfx};
-  int i = add_matrix(g, m, &s, err);
-  if (i < 0) return i;
-  fs_matrix *x = &g->mat[i];
-  x->unfold_in = 1, x->ksize = k;
-  x->bn_gamma = bn->gamma, x->bn_var = bn->var, x->bn_eps = bn->eps;
-  return i;
+  return fs_graph_add_in_rows(g, m, t, cin, 0, cin, bn, -1, block, err); /* all its input rows */
 }
 
 /* torchvision ResNet: P layerL.B.{conv1,conv2,conv3,downsample.0}.weight. */
@@ -829,29 +820,16 @@ static void mark_used(const fs_graph *g, char *used) {
 
 /* The rules, in order: each sees the tensors the earlier ones left. */
 static int build_rules(const fs_model *m, fs_graph *g, char *used, fs_error *err) {
+  static int (*const rules[])(const fs_model *, const char *, fs_graph *, fs_error *) = {
+      fs_graph_build_paddle, fs_graph_build_tfjs_resnet, fs_graph_build_tfjs_chain,
+      build_resnet, build_cnn_chains};
   layout L;
   int rc = find_family(m, &L, err);
   if (!rc && L.f) rc = build_transformer(m, &L, g, err);
   free(L.role);
-  if (!rc) {
-    mark_used(g, used);
-    rc = fs_graph_build_paddle(m, used, g, err);
-    mark_used(g, used);
-  }
-  if (!rc) {
-    rc = fs_graph_build_tfjs_resnet(m, used, g, err);
-    mark_used(g, used);
-  }
-  if (!rc) {
-    rc = fs_graph_build_tfjs_chain(m, used, g, err);
-    mark_used(g, used);
-  }
-  if (!rc) {
-    rc = build_resnet(m, used, g, err);
-    mark_used(g, used);
-  }
-  if (!rc) {
-    rc = build_cnn_chains(m, used, g, err);
+  if (!rc) mark_used(g, used);
+  for (size_t i = 0; !rc && i < sizeof rules / sizeof rules[0]; i++) {
+    rc = rules[i](m, used, g, err);
     mark_used(g, used);
   }
   if (!rc) {
