@@ -206,7 +206,7 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
   return EXIT_OK;
 }
 
-static char *join_args(int argc, char **argv) {
+char *cmd_join_args(int argc, char **argv) {
   size_t n = 1;
   for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
   char *s = calloc(n, 1);
@@ -316,7 +316,7 @@ int cmd_analyze(int argc, char **argv) {
   }
   int rank;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  char *cmdline = join_args(argc, argv);
+  char *cmdline = cmd_join_args(argc, argv);
   a.opts.command_line = cmdline;
   a.opts.summary = (rank == 0 && !a.quiet) ? stdout : NULL;
   a.opts.log = stderr;

@@ -83,17 +83,6 @@ static int parse_traj(int argc, char **argv, traj_args *x) {
   return EXIT_OK;
 }
 
-static char *join_args(int argc, char **argv) {
-  size_t n = 1;
-  for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
-  char *s = calloc(n, 1);
-  for (int i = 0; s && i < argc; i++) {
-    if (i) strcat(s, " ");
-    strcat(s, argv[i]);
-  }
-  return s;
-}
-
 /* Analysis into tmp, /trajectory appended on rank 0, then renamed: a file
  * with the final name is always complete. */
 static int run(MPI_Comm comm, traj_args *x, fs_traj_series *s, int *nfailed, fs_error *err) {
@@ -139,7 +128,7 @@ int cmd_trajectory(int argc, char **argv) {
     if (rank == 0) fprintf(stderr, "flagscope: error: %s: refused: %s\n", x.manifest, err.msg);
     rc = EXIT_FAILED;
   } else {
-    char *cmdline = join_args(argc, argv);
+    char *cmdline = cmd_join_args(argc, argv);
     x.a.command_line = cmdline ? cmdline : "flagscope trajectory";
     x.a.summary = NULL;
     x.a.log = stderr;

@@ -21,9 +21,12 @@ int cmd_train(int argc, char **argv);
 int cmd_trajectory(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* An output directory, created if missing (cmd_report.c); 0 or FS_ERR with a message. */
 int cmd_ensure_dir(const char *dir);
-int cmd_merge(int argc, char **argv);
+/* The arguments joined by spaces, for the command_line attribute
+ * (cmd_analyze.c); malloc'ed, NULL when out of memory. */
+char *cmd_join_args(int argc, char **argv);
 
 #endif
