@@ -170,6 +170,23 @@ static void grouped_axes(double xlo, double xhi, double ylo, double yhi, const c
   panel_title(title);
 }
 
+/* The axes of a grouped panel: x over the data [*xlo, *xhi] and every tick's
+ * column (the same columns in every panel), y over [ylo, yhi] where given,
+ * else the data's [dlo, dhi], both padded; *xlo, *xhi become the x range
+ * drawn, for labels under the columns (written small). */
+static void grouped_frame(double *xlo, double *xhi, double dlo, double dhi, double ylo, double yhi,
+                          const char *title, const char *ylabel, const fs_tick *ticks, int nticks) {
+  for (int i = 0; i < nticks; i++)
+    *xlo = ticks[i].lo < *xlo ? ticks[i].lo : *xlo, *xhi = ticks[i].hi > *xhi ? ticks[i].hi : *xhi;
+  if (isnan(ylo)) ylo = dlo;
+  if (isnan(yhi)) yhi = dhi;
+  if (!(*xlo <= *xhi)) *xlo = 0, *xhi = 1;
+  *xlo -= 0.8, *xhi += 0.8;
+  pad_range(&ylo, &yhi, 0.04);
+  grouped_axes(*xlo, *xhi, ylo, yhi, title, ylabel, ticks, nticks, 0);
+  plschr(0, CH_SMALL);
+}
+
 void fs_plot_points(const char *title, const char *ylabel, const fs_series *s, int ns,
                     const char *const *labels_of, const fs_tick *ticks, int nticks, double ylo,
                     double yhi) {
@@ -178,15 +195,7 @@ void fs_plot_points(const char *title, const char *ylabel, const fs_series *s, i
     finite_range(s[i].x, s[i].n, &xlo, &xhi);
     finite_range(s[i].y, s[i].n, &dlo, &dhi);
   }
-  for (int i = 0; i < nticks; i++)
-    xlo = ticks[i].lo < xlo ? ticks[i].lo : xlo, xhi = ticks[i].hi > xhi ? ticks[i].hi : xhi;
-  if (isnan(ylo)) ylo = dlo;
-  if (isnan(yhi)) yhi = dhi;
-  if (!(xlo <= xhi)) xlo = 0, xhi = 1;
-  xlo -= 0.8, xhi += 0.8;
-  pad_range(&ylo, &yhi, 0.04);
-  grouped_axes(xlo, xhi, ylo, yhi, title, ylabel, ticks, nticks, 0);
-  plschr(0, CH_SMALL);
+  grouped_frame(&xlo, &xhi, dlo, dhi, ylo, yhi, title, ylabel, ticks, nticks);
   for (int i = 0; ns && labels_of && i < s[0].n; i++)
     if (labels_of[i] && isfinite(s[0].y[i])) plmtex("b", 1.2, (s[0].x[i] - xlo) / (xhi - xlo), 0.5, labels_of[i]);
   plschr(0, 1.0);
@@ -276,15 +285,7 @@ void fs_plot_boxes(const char *title, const char *ylabel, const fs_box *b, int n
     double v[3] = {b[i].lo, b[i].hi, b[i].mark};
     finite_range(v, 3, &dlo, &dhi);
   }
-  for (int i = 0; i < nticks; i++) /* the same columns in every panel */
-    xlo = ticks[i].lo < xlo ? ticks[i].lo : xlo, xhi = ticks[i].hi > xhi ? ticks[i].hi : xhi;
-  if (isnan(ylo)) ylo = dlo;
-  if (isnan(yhi)) yhi = dhi;
-  if (!(xlo <= xhi)) xlo = 0, xhi = 1;
-  xlo -= 0.8, xhi += 0.8;
-  pad_range(&ylo, &yhi, 0.04);
-  grouped_axes(xlo, xhi, ylo, yhi, title, ylabel, ticks, nticks, 0);
-  plschr(0, CH_SMALL);
+  grouped_frame(&xlo, &xhi, dlo, dhi, ylo, yhi, title, ylabel, ticks, nticks);
   for (int i = 0; i < nb; i++)
     if (b[i].label) plmtex("b", 1.2, (b[i].x - xlo) / (xhi - xlo), 0.5, b[i].label);
   plschr(0, CH_TEXT);
