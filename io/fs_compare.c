@@ -170,7 +170,9 @@ static void print_ranking(const fs_table *m, family *fam, int nf, FILE *out, FIL
         if (fam[k].rank[0] != (r < nf ? r + 1 : 0)) continue;
         if (!isfinite(fam[k].value[0]) && !isfinite(fam[k].value[1])) continue;
         fprintf(out, "%-10s %-10s %6d", types[t], fam[k].name, fam[k].models);
-        for (int c = 0; c < NCRIT; c++) fprintf(out, " %9.4f %4d", fam[k].value[c], fam[k].rank[c]);
+        for (int c = 0; c < NCRIT; c++) /* "-": no model of the family has the value */
+          if (isnan(fam[k].value[c])) fprintf(out, " %9s %4s", "-", "-");
+          else fprintf(out, " %9.4f %4d", fam[k].value[c], fam[k].rank[c]);
         fputc('\n', out);
         if (!csv) continue;
         fprintf(csv, "%s,", types[t]);

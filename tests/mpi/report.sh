@@ -48,6 +48,9 @@ $check heads "$w/heads.h5" "$w/reph" || fail "heads"
 # compare: two runs merged, families ranked
 "$fs" compare "$other" "$w/zoo.h5" --csv "$w/cmp" > "$w/cmp.txt" 2> "$w/err" || fail "compare exited $?"
 grep -q "families ranked" "$w/cmp.txt" || fail "compare: no ranking"
+# an undefined family mean (bas-al of a type with no subspace-aligned pair) is '-', never nan
+sed -n '/families ranked/,$p' "$w/cmp.txt" | grep -qiE "(^| )nan( |$)" && fail "compare prints nan"
+sed -n '/families ranked/,$p' "$w/cmp.txt" | grep -qE " +- +-$" || fail "compare: no '-' for an undefined bas-al"
 $check compare "$w/cmp" "$other" "$w/zoo.h5" || fail "compare outputs"
 
 # refusals: another schema version, an incomplete file, a missing file, usage
