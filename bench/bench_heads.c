@@ -69,7 +69,7 @@ static int bench_shape(int D, int H, int Hkv, int repeats) {
   hb.n_head = H, hb.n_head_kv = Hkv, hb.head_dim = dh;
   for (int c = 0; c < 2 && !rc; c++) {
     qsort(t[c], (size_t)repeats, sizeof t[c][0], cmp);
-    double s = t[c][repeats / 2], f = fs_plan_heads_cost(&hb, D, c);
+    double s = t[c][repeats / 2], f = fs_plan_heads_cost(&hb, D, c) * FS_HEADS_FLOPS_PER_UNIT;
     printf("| %5d | %3d | %3d | %4d | %-11s | %8.3f | %7.2f | %5.2f |\n", D, H, Hkv, dh,
            c ? "composed" : "alone", s, f / 1e9, f / s / 1e9);
   }

@@ -106,15 +106,15 @@ static int best_window(const double *load, int nranks, int g, double *start) {
   return best;
 }
 
-double fs_plan_assign_costs(const double *cost, const int *g, int64_t n, int nranks, int dynamic,
-                      int *owner, double *load, int64_t *order) {
+/* fs_plan_assign_costs continuing from the loads the ranks already have. */
+static double assign_from(const double *cost, const int *g, int64_t n, int nranks, int dynamic,
+                          int *owner, double *load, int64_t *order) {
   cost_index *o = malloc(sizeof *o * (size_t)(n + 1));
   if (!o) return -1;
   /* Groups first (they synchronise their members, so they go where the
    * schedule is still flat), then single items; largest first in each. */
   for (int64_t i = 0; i < n; i++) o[i] = (cost_index){g && g[i] > 1, cost[i], i};
   qsort(o, (size_t)n, sizeof *o, by_cost_desc);
-  for (int r = 0; r < nranks; r++) load[r] = 0;
   for (int64_t s = 0; s < n; s++) {
     int64_t i = o[s].index;
     int gi = g && g[i] > 1 ? (g[i] < nranks ? g[i] : nranks) : 1;
@@ -130,7 +130,14 @@ double fs_plan_assign_costs(const double *cost, const int *g, int64_t n, int nra
   return mk;
 }
 
-/* Cost, group size and owner of every matrix; pair owners follow writers. */
+double fs_plan_assign_costs(const double *cost, const int *g, int64_t n, int nranks, int dynamic,
+                            int *owner, double *load, int64_t *order) {
+  for (int r = 0; r < nranks; r++) load[r] = 0;
+  return assign_from(cost, g, n, nranks, dynamic, owner, load, order);
+}
+
+/* Cost, group size and owner of every matrix, continuing the loads of the
+ * head items; pair owners follow writers. */
 static int assign(fs_plan *p, fs_error *err) {
   int64_t n = p->nmat;
   double *cost = malloc(sizeof *cost * (size_t)(n + 1));
@@ -138,8 +145,7 @@ static int assign(fs_plan *p, fs_error *err) {
   int64_t *order = malloc(sizeof *order * (size_t)(n + 1));
   int rc = (cost && g && owner && order) ? 0 : FS_ERR;
   for (int64_t i = 0; !rc && i < n; i++) cost[i] = p->mat[i].cost, g[i] = p->mat[i].nranks;
-  if (!rc && fs_plan_assign_costs(cost, g, n, p->nranks, p->schedule == FS_SCHED_DYNAMIC, owner, p->load,
-                            order) < 0)
+  if (!rc && assign_from(cost, g, n, p->nranks, p->schedule == FS_SCHED_DYNAMIC, owner, p->load, order) < 0)
     rc = FS_ERR;
   for (int64_t s = 0; !rc && s < n; s++) {
     fs_plan_matrix *w = &p->mat[order[s]];
@@ -219,13 +225,14 @@ double fs_plan_heads_cost(const fs_head_block *hb, int64_t D, int composed) {
   double gram = 2 * d * dh * dh * (h * h + kv * kv + (composed ? h * h + 2 * h * kv : 0));
   double cosines = 10 * dh * dh * dh * (2 * h * h + 2 * kv * kv + (composed ? h * h + 2 * h * kv : 0));
   double circuits = 2 * h * 12 * dh * dh * dh;
-  return nfac * factor + gram + cosines + circuits;
+  return (nfac * factor + gram + cosines + circuits) / FS_HEADS_FLOPS_PER_UNIT;
 }
 
-/* Head items after the matrices: their rows in /heads and /head_overlaps
- * (a block's Q, K, V, O rows, then the composition rows of its OV writes
- * into the next block, computed by the next block's item), and their owners,
- * continuing the LPT loads of the matrices. */
+/* Head items: their rows in /heads and /head_overlaps (a block's Q, K, V, O
+ * rows, then the composition rows of its OV writes into the next block,
+ * computed by the next block's item), and their owners, by LPT before the
+ * matrices: a rank runs its head items first (src/fs_analyze.c), so the
+ * matrices, static or from the queue, fill in around them. */
 static int plan_heads(fs_plan *p, fs_error *err) {
   for (int i = 0; i < p->nmodels; i++)
     if (p->models[i].ok) p->nheads += p->models[i].graph.nhead_block;
@@ -309,8 +316,8 @@ int fs_plan_assign(fs_plan *p, int kmax, int nranks, fs_error *err) {
   p->nranks = nranks > 0 ? nranks : 1;
   if (p->schedule == FS_SCHED_AUTO) p->schedule = FS_SCHED_LPT;
   FS_TRY(fill_work(p, kmax, err));
-  FS_TRY(assign(p, err));
-  return plan_heads(p, err);
+  FS_TRY(plan_heads(p, err));
+  return assign(p, err);
 }
 
 int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,

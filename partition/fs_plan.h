@@ -17,7 +17,9 @@
  * (its leader) owns the result.  Classifiers (readers of classifier pairs)
  * stay whole: their statistics need every row on one rank.
  *
- * Assignment (Graham 1966/1969): group items first, largest first, each on the
+ * Assignment (Graham 1966/1969): head items (fs_plan_heads) first, LPT from
+ * empty ranks, since every rank runs its own before any matrix; then the
+ * matrices continue from those loads: group items first, largest first, each on the
  * window of g consecutive ranks whose busiest rank is least loaded (the group
  * starts when its last member is free); then single-rank items
  * longest-processing-time first (LPT: within 4/3 - 1/(3 nranks) of the optimal
@@ -87,7 +89,7 @@ typedef struct fs_plan_pair {
 typedef struct fs_plan_heads {
   int model, local; /* model index and head block index in its graph */
   int64_t prev;     /* global head item of the block before (block - 1), or -1 */
-  double cost;      /* flop estimate of the QRs, SVDs and Gram products */
+  double cost;      /* flops of the QRs, SVDs and Gram products / FS_HEADS_FLOPS_PER_UNIT */
   int owner;
   int64_t head_row, ov_row, comp_row;
 } fs_plan_heads;
@@ -168,7 +170,13 @@ void fs_plan_free(fs_plan *p);
 /* k actually used for a rows x cols matrix: min(kmax, rows, cols). */
 int fs_plan_k(int kmax, int64_t rows, int64_t cols);
 
-/* Estimated flops of a head item (fs_heads_compute): composed = 1 when it
+/* A head item's BLAS-3 flops per unit of the matrices' cost model: its
+ * panels and QRs run at ~45 Gflop/s on one core where the SVD term goes at
+ * ~1.1e9 units/s (both measured on the benchmark models, docs/architecture.md). */
+#define FS_HEADS_FLOPS_PER_UNIT 40.0
+
+/* Cost of a head item (fs_heads_compute) in the units of the matrices'
+ * cost: its estimated flops / FS_HEADS_FLOPS_PER_UNIT; composed = 1 when it
  * also reads the block before. */
 double fs_plan_heads_cost(const fs_head_block *hb, int64_t D, int composed);
 

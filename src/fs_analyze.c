@@ -142,7 +142,15 @@ static void compute_spectra(fs_run *R) {
   fs_queue q;
   fs_error e;
   fs_error_clear(&e);
-  if (fs_queue_begin(&q, &R->plan, R->comm, &e)) { /* on every rank: all items fail */
+  int qrc = fs_queue_begin(&q, &R->plan, R->comm, &e); /* collective */
+  /* Head items are static and independent of the spectra: a rank runs its
+   * own first, while the queue (or the LPT plan, which counted them) gives
+   * the matrices to the ranks that have none. */
+  double th = MPI_Wtime();
+  fs_heads_stage(R);
+  R->time_heads = MPI_Wtime() - th;
+  R->busy += R->time_heads;
+  if (qrc) { /* on every rank: all items fail */
     for (int64_t i = 0; i < R->plan.nmat; i++) fs_run_set_error(&R->mat_error[i], e.msg);
     if (R->opts->log && !R->rank) fprintf(R->opts->log, "flagscope: error: %s\n", e.msg);
     if (P) fs_progress_end(P);
@@ -302,9 +310,10 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
    * forwards each rank's stderr in chunks, not lines, and the dynamic queue
    * starts every rank at once, so they would interleave mid-line. */
   MPI_Barrier(R.comm);
-  compute_spectra(&R);
-  R.time[FS_STAGE_SPECTRA] = MPI_Wtime() - t0;
+  compute_spectra(&R); /* and the head items, first */
+  R.time[FS_STAGE_SPECTRA] = MPI_Wtime() - t0 - R.time_heads;
   int rc = fs_run_agree_owners(&R, err);
+  if (!rc) rc = fs_run_agree_heads(&R, err);
   if (!rc) rc = fs_run_agree_matrices(&R, err);
   if (!rc) {
     /* An agreed exchange failure costs the pairs that needed a remote basis,
@@ -319,14 +328,7 @@ int fs_analyze(MPI_Comm comm, char *const *paths, int nmodels,
     R.busy += MPI_Wtime() - tp;
     rc = fs_run_agree_pairs(&R, err);
   }
-  R.time[FS_STAGE_PAIRS] = MPI_Wtime() - t0 - R.time[FS_STAGE_SPECTRA];
-  if (!rc) {
-    double th = MPI_Wtime();
-    fs_heads_stage(&R);
-    R.busy += MPI_Wtime() - th;
-    rc = fs_run_agree_heads(&R, err);
-    R.time_heads = MPI_Wtime() - th;
-  }
+  R.time[FS_STAGE_PAIRS] = MPI_Wtime() - t0 - R.time[FS_STAGE_SPECTRA] - R.time_heads;
   if (!rc) rc = fs_run_agree_busy(&R, err);
   /* A failed summary must not cost the output: the tables are written anyway,
    * /zoo without statistics and /stats empty. */
