@@ -92,6 +92,9 @@ static void m_cls_mean(const fs_run *R, int64_t i, void *dst, size_t width) { PU
 static void m_cls_std(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(CLS(R, i) ? CL(R, i)->cos_std : NAN); }
 static void m_cls_etf(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(CLS(R, i) ? CL(R, i)->cos_simplex : NAN); }
 static void m_solver(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_S("%s", R->spec[i].solver); }
+static void m_copy_of(const fs_run *R, int64_t i, void *dst, size_t width) {
+  PUT_I(OK(R, i) && !strcmp(R->spec[i].solver, "copy") ? R->plan.mat[i].twin_of : -1);
+}
 static void m_its(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->spec[i].its); }
 static void m_seconds(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_D(R->seconds[i]); }
 static void m_rank(const fs_run *R, int64_t i, void *dst, size_t width) { PUT_I(R->plan.mat[i].owner); }
@@ -165,7 +168,11 @@ static const column matrix_columns[] = {
     {"classifier_cos_std", FS_H5_DOUBLE, 0, m_cls_std, "standard deviation of those cosines (population)"},
     {"classifier_cos_simplex", FS_H5_DOUBLE, 0, m_cls_etf,
      "-1 / (C' - 1), C' nonzero classes: the cosine of a simplex equiangular tight frame"},
-    {"solver", FS_H5_STRING, 16, m_solver, "SLEPc SVD type used"},
+    {"solver", FS_H5_STRING, 16, m_solver,
+     "SVD solver used (SLEPc type, rsvd, rsvd-gram, lapack), or copy: the results of copy_of"},
+    {"copy_of", FS_H5_INT64, 0, m_copy_of,
+     "row of /matrices with identical contents (a tied embedding) whose results this one "
+     "copies (solver copy), else -1"},
     {"iterations", FS_H5_INT64, 0, m_its, "solver iterations"},
     {"seconds", FS_H5_DOUBLE, 0, m_seconds, "wall time of read + SVD (timing, not a result)"},
     {"rank", FS_H5_INT64, 0, m_rank, "MPI rank that computed it, the group's first with nranks > 1 (not a result)"},

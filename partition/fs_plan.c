@@ -76,7 +76,21 @@ static void open_model(fs_plan_model *pm, const char *path, const char *tags, in
     memcpy(pm->error, e.msg, sizeof pm->error);
     return;
   }
+  int n = pm->graph.nmat;
+  pm->twin = malloc(sizeof *pm->twin * (size_t)(n + 1));
+  pm->twin_check = malloc(sizeof *pm->twin_check * (size_t)(n + 1));
+  if (!pm->twin || !pm->twin_check ||
+      fs_plan_find_twins(&pm->model, &pm->graph, pm->twin, pm->twin_check, &e)) {
+    snprintf(pm->error, sizeof pm->error, "%s: out of memory planning its matrices", path);
+    return;
+  }
+  pm->twin_sum = fs_plan_twins_checksum(pm->twin, pm->twin_check, n);
   pm->ok = 1;
+}
+
+void fs_plan_clear_twins(fs_plan *p, int i) {
+  fs_plan_model *pm = &p->models[i];
+  for (int j = 0; pm->ok && j < pm->graph.nmat; j++) pm->twin[j] = -1, pm->twin_check[j] = 0;
 }
 
 typedef struct cost_index {
@@ -140,8 +154,8 @@ double fs_plan_assign_costs(const double *cost, const int *g, int64_t n, int nra
  * head items; pair owners follow writers. */
 static int assign(fs_plan *p, fs_error *err) {
   int64_t n = p->nmat;
-  double *cost = malloc(sizeof *cost * (size_t)(n + 1));
-  int *g = malloc(sizeof *g * (size_t)(n + 1)), *owner = malloc(sizeof *owner * (size_t)(n + 1));
+  double *cost = calloc((size_t)n + 1, sizeof *cost);
+  int *g = calloc((size_t)n + 1, sizeof *g), *owner = malloc(sizeof *owner * (size_t)(n + 1));
   int64_t *order = malloc(sizeof *order * (size_t)(n + 1));
   int rc = (cost && g && owner && order) ? 0 : FS_ERR;
   for (int64_t i = 0; !rc && i < n; i++) cost[i] = p->mat[i].cost, g[i] = p->mat[i].nranks;
@@ -152,6 +166,14 @@ static int assign(fs_plan *p, fs_error *err) {
     w->seq = s;
     w->owner = owner[order[s]];
     w->first = w->nranks > 1 ? w->owner : -1;
+  }
+  for (int64_t i = 0; !rc && i < n; i++) { /* a twin goes where its source is */
+    fs_plan_matrix *w = &p->mat[i];
+    if (w->twin_of < 0) continue;
+    int to = p->mat[w->twin_of].owner;
+    if (w->owner >= 0) p->load[w->owner] -= w->cost;
+    if (to >= 0) p->load[to] += w->cost;
+    w->owner = to; /* -1: the dynamic queue hands the source out, the twin follows */
   }
   free(cost), free(g), free(owner), free(order);
   if (rc) return fs_fail(err, "out of memory assigning %lld matrices", (long long)n);
@@ -166,6 +188,39 @@ static double bytes_read(const fs_model *m, const fs_matrix *x) {
   double per = fs_tensor_numel(t) > 0 ? (double)t->nbytes / (double)fs_tensor_numel(t) : 0;
   double rows = x->unfold_in ? (double)fs_tensor_rows(t) : (double)fs_matrix_rows(x);
   return rows * (double)fs_tensor_cols(t) * per;
+}
+
+static int is_classifier_reader(const fs_plan *p, int64_t gi) {
+  const fs_plan_model *pm = &p->models[p->mat[gi].model];
+  for (int j = 0; j < pm->graph.npair; j++)
+    if (pm->graph.pair[j].type == FS_PAIR_CLASSIFIER && pm->mat0 + pm->graph.pair[j].reader == gi)
+      return 1;
+  return 0;
+}
+
+/* The twins of each model (fs_plan_find_twins) as global links: a twin costs
+ * the fixed item cost (and the bytes it compares), on one rank, its source's.
+ * A group's leader holds a row block only, so a twin that needs the whole
+ * matrix (to compare it, or for the classifier statistics) stays on its own. */
+static void link_twins(fs_plan *p) {
+  for (int i = 0; i < p->nmodels; i++) {
+    const fs_plan_model *pm = &p->models[i];
+    int64_t *last = pm->ok ? malloc(sizeof *last * (size_t)(pm->graph.nmat + 1)) : NULL;
+    for (int j = 0; last && j < pm->graph.nmat; j++) {
+      int64_t gi = pm->mat0 + j, src = pm->twin[j] >= 0 ? pm->mat0 + pm->twin[j] : -1;
+      fs_plan_matrix *w = &p->mat[gi];
+      last[j] = gi;
+      if (src < 0) continue;
+      if (p->mat[src].nranks > 1 && (pm->twin_check[j] || is_classifier_reader(p, gi))) continue;
+      w->twin_of = src, w->twin_check = pm->twin_check[j];
+      w->nranks = 1;
+      w->cost = FS_COST_PER_ITEM + (w->twin_check ? FS_COST_PER_BYTE * w->bytes : 0);
+      p->mat[last[pm->twin[j]]].next_twin = gi; /* append to the source's chain */
+      last[pm->twin[j]] = gi;
+      p->ntwin++;
+    }
+    free(last); /* out of memory: no twins, each matrix computed */
+  }
 }
 
 static int fill_work(fs_plan *p, int kmax, fs_error *err) {
@@ -192,6 +247,7 @@ static int fill_work(fs_plan *p, int kmax, fs_error *err) {
       w->mem = fs_plan_mem_estimate(rows, cols, w->k, 1);
       w->nranks = fs_plan_group_size(rows, cols, w->k, p->mem_per_rank, p->nranks);
       w->first = -1;
+      w->twin_of = -1, w->next_twin = -1;
     }
     for (int j = 0; j < pm->graph.npair; j++) {
       fs_plan_pair *q = &p->pair[pm->pair0 + j];
@@ -204,6 +260,7 @@ static int fill_work(fs_plan *p, int kmax, fs_error *err) {
         p->mat[q->reader].nranks = 1, p->nwhole++;
     }
   }
+  link_twins(p);
   for (int64_t i = 0; i < p->nmat; i++) {
     const fs_plan_matrix *w = &p->mat[i];
     const fs_matrix *x = fs_plan_matrix_of(p, i);
@@ -335,6 +392,7 @@ int fs_plan_build_opts(char *const *paths, int nmodels, const fs_plan_opts *o, i
 
 void fs_plan_free(fs_plan *p) {
   for (int i = 0; i < p->nmodels; i++) {
+    free(p->models[i].twin), free(p->models[i].twin_check);
     fs_graph_free(&p->models[i].graph);
     fs_model_close(&p->models[i].model);
     free(p->models[i].path);

@@ -42,6 +42,11 @@ typedef struct fs_plan_model {
   fs_model model; /* header only */
   fs_graph graph;
   int ok;         /* header read and graph built */
+  int *twin;      /* per graph matrix: the earlier matrix of identical contents whose
+                     results it copies (fs_plan_find_twins), or -1 */
+  int *twin_check; /* per graph matrix: 1 if that twin reads another tensor, whose
+                      contents the owner compares before copying */
+  uint64_t twin_sum; /* fs_plan_twins_checksum of both: ranks agree on it */
   char error[FS_ERRMSG_MAX];
   int64_t mat0, pair0; /* first global matrix and pair of this model */
 } fs_plan_model;
@@ -73,6 +78,9 @@ typedef struct fs_plan_matrix {
   int first;        /* first rank of the group (nranks > 1) */
   int64_t seq;      /* position in the assignment order (largest cost first) */
   int owner;        /* rank holding the result (group leader); -1: dynamic, not yet agreed */
+  int64_t twin_of;  /* global matrix whose results this one copies (same owner), or -1 */
+  int twin_check;   /* 1: compare the contents first (another tensor); else known equal */
+  int64_t next_twin; /* of a source and of each twin: the next twin of that source, or -1 */
 } fs_plan_matrix;
 
 typedef struct fs_plan_pair {
@@ -108,6 +116,7 @@ typedef struct fs_plan {
   int64_t ngroup;       /* matrices computed by groups of ranks */
   int64_t nover;        /* matrices over the budget even so (on every rank, or kept whole) */
   int64_t nwhole;       /* of them, classifiers kept whole on one rank (fs_classifier) */
+  int64_t ntwin;        /* matrices that copy an identical one's results (twin_of >= 0) */
   fs_plan_model *models;
   int64_t nmat, npair;
   fs_plan_matrix *mat;
@@ -140,6 +149,23 @@ void fs_plan_set_opts(fs_plan *p, const fs_plan_opts *o);
 /* fs_plan_open, fs_plan_set_opts, fs_plan_assign (fs_plan_build: no budget, LPT). */
 int fs_plan_build_opts(char *const *paths, int nmodels, const fs_plan_opts *o, int nranks,
                        fs_plan *p, fs_error *err);
+
+/* Twins (partition/fs_plan_twins.c): matrices of one model whose loaded
+ * contents are identical to an earlier one's, the source, whose spectrum the
+ * run computes once and copies.  Twins read the same tensor (or another with
+ * the same dtype, shape and first, middle and last rows: check = 1, the owner
+ * compares the whole contents), slice, row blocks and unfolding, the same
+ * BatchNorm, and the same fold (a gain of exactly 1 everywhere counts as
+ * none).  A twin is planned on its source's rank at the fixed item cost (plus
+ * the bytes it reads to compare); it stays a plain matrix when its source is
+ * computed by a group and it would need the whole matrix (check, classifier).
+ * twin[j] = source's local index or -1, check[j] as above; reads a few rows
+ * and the fold gains.  Fails only when memory runs out. */
+int fs_plan_find_twins(const fs_model *m, const fs_graph *g, int *twin, int *check,
+                       fs_error *err);
+uint64_t fs_plan_twins_checksum(const int *twin, const int *check, int n);
+/* Forget model i's twins (the ranks found different ones); before fs_plan_assign. */
+void fs_plan_clear_twins(fs_plan *p, int i);
 
 /* Estimated peak bytes per rank of the SVD of a rows x cols matrix with k
  * triplets on a group of g ranks:

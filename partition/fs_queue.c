@@ -35,6 +35,7 @@ static void list(fs_queue *q) {
   int64_t ng = 0, ns = 0;
   for (int64_t s = 0; s < p->nmat; s++) {
     const fs_plan_matrix *w = &p->mat[byseq[s]];
+    if (w->twin_of >= 0) continue; /* follows its source (fs_analyze.c) */
     if (w->nranks > 1) {
       if (q->rank >= w->first && q->rank < w->first + w->nranks) q->groups[ng++] = byseq[s];
     } else if (q->dynamic || w->owner == q->rank) {

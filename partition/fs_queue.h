@@ -6,6 +6,8 @@
  * schedule, whatever comes next from a queue shared by all ranks: a counter
  * in an MPI-3 RMA window on rank 0, advanced with MPI_Fetch_and_op, over the
  * single-rank matrices sorted by decreasing cost (the plan's order).
+ * Twins (fs_plan.h) are never handed out: the rank of their source takes
+ * them right after it.
  *
  * Deadlock freedom (docs/architecture.md): every rank visits its group items
  * in one global order (the plan's seq), and a group's communicator and

@@ -43,6 +43,62 @@ void fs_analyze_defaults(fs_analyze_opts *o) {
 
 /* ---- spectra ------------------------------------------------------------ */
 
+/* ---- twins (fs_plan.h): identical matrices computed once ---------------- */
+
+/* 1 if twin x, read FS_LOAD_CHUNK rows at a time, equals the loaded W
+ * element for element (NaN never equal: such a tensor fails to load anyway). */
+static int same_contents(const fs_model *model, const fs_matrix *x, const double *W, int m,
+                         int n, fs_error *err) {
+  double *buf = malloc(sizeof *buf * (size_t)FS_LOAD_CHUNK * (size_t)n);
+  if (!buf) return fs_fail(err, "out of memory comparing '%s'", x->name), 0;
+  int same = 1;
+  for (int i0 = 0; same && i0 < m; i0 += FS_LOAD_CHUNK) {
+    int i1 = i0 + FS_LOAD_CHUNK < m ? i0 + FS_LOAD_CHUNK : m;
+    if (fs_load_matrix_rows(model, x, i0, i1, buf, err)) same = 0;
+    for (size_t e = 0; same && e < (size_t)(i1 - i0) * (size_t)n; e++)
+      same = buf[e] == W[(size_t)i0 * (size_t)n + e];
+  }
+  free(buf);
+  return same;
+}
+
+/* While the source's W is loaded: which twins really share its contents
+ * (those reading another tensor are compared), and the classifier
+ * statistics of the twins that are classifier readers (the orientation is
+ * the twin's own).  A twin whose contents differ, or that fails here, is
+ * marked 2 and computed on its own later. */
+static void prepare_twins(fs_run *R, int64_t gi, const double *W, int m, int n) {
+  const fs_model *model = &R->plan.models[R->plan.mat[gi].model].model;
+  for (int64_t t = R->plan.mat[gi].next_twin; t >= 0; t = R->plan.mat[t].next_twin) {
+    const fs_matrix *x = fs_plan_matrix_of(&R->plan, t);
+    fs_error e;
+    fs_error_clear(&e);
+    int ok = !R->plan.mat[t].twin_check || same_contents(model, x, W, m, n, &e);
+    if (ok && fs_classifier_is_reader(&R->plan, t))
+      ok = !fs_classifier_compute(W, m, n, x->transposed, FS_COS_AUTO, &R->cls[t], &e);
+    R->twin_state[t] = ok ? 1 : 2;
+  }
+}
+
+/* The source's results into twin t; its seconds are the copy's. */
+static int copy_twin(fs_run *R, int64_t t, double t0, fs_error *err) {
+  int64_t src = R->plan.mat[t].twin_of;
+  fs_matrix_spectral *q = &R->spectral[t];
+  const fs_matrix_spectral *qs = &R->spectral[src];
+  FS_TRY(fs_spectrum_copy(&R->spec[src], &R->spec[t], err));
+  R->stats[t] = R->stats[src];
+  *q = *qs;
+  q->sigma_full = NULL;
+  if (qs->sigma_full) {
+    size_t nf = (size_t)qs->nfull + 1;
+    if (!(q->sigma_full = malloc(sizeof *q->sigma_full * nf)))
+      return fs_fail(err, "out of memory copying %d singular values", qs->nfull);
+    memcpy(q->sigma_full, qs->sigma_full, sizeof *q->sigma_full * nf);
+  }
+  R->seconds[t] = MPI_Wtime() - t0;
+  return 0;
+}
+
 /* The k_max triplets of the plan; in full-spectrum mode every singular value
  * too (dgesdd on the owner, W itself is the copy it destroys).  Then the rank
  * policy truncates the spectrum to its k, before compute_spectra publishes k
@@ -82,6 +138,7 @@ static int compute_one(fs_run *R, int64_t gi, MPI_Comm group, fs_error *err) {
     R->read_seconds += MPI_Wtime() - t0;
     double bytes = 8.0 * m * n;
     if (bytes > R->largest_owned) R->largest_owned = bytes;
+    prepare_twins(R, gi, W, m, n);
     rc = fs_fault_hit(FS_FAULT_SPECTRA, mi)
              ? fs_fail(err, "the singular value solver failed (injected fault)")
              : fs_spectrum_compute_with(W, m, n, R->plan.mat[gi].k, o->solver, s, err);
@@ -133,9 +190,45 @@ static int compute_one(fs_run *R, int64_t gi, MPI_Comm group, fs_error *err) {
   return 0;
 }
 
+static void record_item(fs_run *R, int64_t gi, int rc, const fs_error *e) {
+  if (rc) {
+    fs_run_set_error(&R->mat_error[gi], e->msg);
+    if (R->opts->log) fprintf(R->opts->log, "flagscope: error: %s\n", e->msg);
+  } else {
+    R->kdone[gi] = R->spec[gi].k;
+    fs_killpoint("spectrum", R->rank);
+  }
+}
+
+/* On the source's owner, after it: each twin copies the source's results,
+ * or is computed on its own when its contents turned out to differ (or its
+ * comparison could not be made before the source failed). */
+static void compute_twins(fs_run *R, int64_t gi, const fs_error *source_error) {
+  fs_progress *P = R->opts->progress;
+  for (int64_t t = R->plan.mat[gi].next_twin; t >= 0; t = R->plan.mat[t].next_twin) {
+    double t0 = MPI_Wtime();
+    const fs_plan_matrix *w = &R->plan.mat[t];
+    R->plan.mat[t].owner = R->rank; /* the dynamic queue handed out the source */
+    fs_error e;
+    fs_error_clear(&e);
+    int rc, alone = R->twin_state[t] == 2 || (R->twin_state[t] == 0 && w->twin_check);
+    if (alone)
+      rc = compute_one(R, t, MPI_COMM_NULL, &e);
+    else if (!R->kdone[gi])
+      rc = fs_fail(&e, "%s: matrix '%s': the same contents as '%s', which failed: %.300s",
+                   R->plan.models[w->model].path, fs_plan_matrix_of(&R->plan, t)->name,
+                   fs_plan_matrix_of(&R->plan, gi)->name, source_error->msg);
+    else
+      rc = copy_twin(R, t, t0, &e);
+    record_item(R, t, rc, &e);
+    R->busy += MPI_Wtime() - t0;
+    if (P) fs_progress_tick(P);
+  }
+}
+
 /* The items in fs_queue's order: this rank's groups, then its own or the
- * shared queue's single-rank items.  Only the owner (a group's leader)
- * records an item's outcome. */
+ * shared queue's single-rank items, each followed by its twins.  Only the
+ * owner (a group's leader) records an item's outcome. */
 static void compute_spectra(fs_run *R) {
   fs_progress *P = R->opts->progress;
   if (P) fs_progress_begin(P, R->comm, R->plan.nmat); /* collective, before the queue's */
@@ -162,15 +255,11 @@ static void compute_spectra(fs_run *R) {
     double t0 = MPI_Wtime();
     int owner = R->plan.mat[gi].owner == R->rank;
     fs_error_clear(&e);
-    if (compute_one(R, gi, group, &e)) {
-      if (owner) fs_run_set_error(&R->mat_error[gi], e.msg);
-      if (owner && R->opts->log) fprintf(R->opts->log, "flagscope: error: %s\n", e.msg);
-    } else if (owner) {
-      R->kdone[gi] = R->spec[gi].k;
-      fs_killpoint("spectrum", R->rank);
-    }
+    int rc = compute_one(R, gi, group, &e);
+    if (owner) record_item(R, gi, rc, &e);
     R->busy += MPI_Wtime() - t0;
     if (P && owner) fs_progress_tick(P); /* the owner counts a group's matrix once */
+    if (owner) compute_twins(R, gi, &e);
   }
   fs_queue_end(&q);
   if (P) fs_progress_end(P); /* collective: every rank, whatever its items did */

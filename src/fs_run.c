@@ -34,6 +34,7 @@ static int allocate(fs_run *R) {
   R->pres = calloc(np, sizeof *R->pres);
   R->pextra = calloc(np, sizeof *R->pextra);
   R->cls = calloc(nm, sizeof *R->cls);
+  R->twin_state = calloc(nm, sizeof *R->twin_state);
   for (size_t i = 0; R->cls && i < nm; i++) fs_classifier_none(&R->cls[i]);
   R->pair_error = calloc(np, sizeof *R->pair_error);
   R->pdone = calloc(np, sizeof *R->pdone);
@@ -46,7 +47,7 @@ static int allocate(fs_run *R) {
   R->busy_all = calloc((size_t)R->size, sizeof *R->busy_all);
   return R->busy_all && R->mine_mat && R->mine_pair && R->spec && R->stats && R->spectral && R->seconds && R->mat_error &&
          R->kdone && R->recv && R->pres && R->pair_error && R->pdone && R->mine_heads && R->hres &&
-         R->heads_error && R->hseconds && R->hdone && R->pextra && R->cls;
+         R->heads_error && R->hseconds && R->hdone && R->pextra && R->cls && R->twin_state;
 }
 
 /* Every rank opened every header itself; they must agree before the work is
@@ -57,7 +58,7 @@ static int allocate(fs_run *R) {
 static int agree_models(fs_run *R, fs_error *err) {
   int nm = R->plan.nmodels;
   int *v = malloc(sizeof *v * (size_t)(3 * nm + 1));
-  uint64_t *c = malloc(sizeof *c * (size_t)(2 * nm + 1));
+  uint64_t *c = malloc(sizeof *c * (size_t)(4 * nm + 1));
   int ok = v && c, all;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   if (!all) {
@@ -68,9 +69,10 @@ static int agree_models(fs_run *R, fs_error *err) {
     const fs_plan_model *pm = &R->plan.models[i];
     v[i] = pm->ok, v[nm + i] = -pm->ok, v[2 * nm + i] = pm->ok ? R->size : R->rank;
     c[i] = pm->ok ? pm->model.header_checksum : 0, c[nm + i] = ~c[i];
+    c[2 * nm + i] = pm->ok ? pm->twin_sum : 0, c[3 * nm + i] = ~c[2 * nm + i];
   }
   MPI_Allreduce(MPI_IN_PLACE, v, 3 * nm, MPI_INT, MPI_MIN, R->comm);
-  MPI_Allreduce(MPI_IN_PLACE, c, 2 * nm, MPI_UINT64_T, MPI_MIN, R->comm);
+  MPI_Allreduce(MPI_IN_PLACE, c, 4 * nm, MPI_UINT64_T, MPI_MIN, R->comm);
   for (int i = 0; i < nm; i++) {
     char why[FS_ERRMSG_MAX];
     if (v[i] != -v[nm + i]) { /* failed on some ranks only */
@@ -84,6 +86,10 @@ static int agree_models(fs_run *R, fs_error *err) {
       snprintf(why, sizeof why, "%s: the header differs between ranks (file changed while "
                "being read?)", R->plan.models[i].path);
       fs_plan_drop_model(&R->plan, i, why);
+    } else if (v[i] && c[2 * nm + i] != ~c[3 * nm + i]) {
+      /* The twins come from a few data reads (fs_plan_find_twins); ranks that
+       * read differently compute every matrix instead. */
+      fs_plan_clear_twins(&R->plan, i);
     }
   }
   free(v), free(c);
@@ -132,7 +138,7 @@ void fs_run_free(fs_run *R) {
   }
   free(R->mine_mat), free(R->mine_pair), free(R->spec), free(R->stats), free(R->spectral);
   free(R->seconds), free(R->mat_error), free(R->kdone), free(R->recv);
-  free(R->pres), free(R->pair_error), free(R->pdone), free(R->pextra), free(R->cls);
+  free(R->pres), free(R->pair_error), free(R->pdone), free(R->pextra), free(R->cls), free(R->twin_state);
   for (int64_t i = 0; R->hres && i < R->plan.nheads; i++) {
     fs_heads_result_free(&R->hres[i]);
     free(R->heads_error[i]);
@@ -282,6 +288,13 @@ void fs_run_log_plan(const fs_run *R) {
           "(schedule %s, estimated imbalance max/mean %.2f)\n", R->plan.nmodels,
           (long long)R->plan.nmat, (long long)R->plan.npair, R->size,
           fs_schedule_name(R->plan.schedule), sum > 0 ? hi / (sum / R->size) : 1.0);
+  if (R->plan.ntwin) {
+    int64_t check = 0;
+    for (int64_t i = 0; i < R->plan.nmat; i++) check += R->plan.mat[i].twin_check;
+    fprintf(R->opts->log, "flagscope: %lld matrices planned as copies of an identical one of "
+            "their model (e.g. a tied embedding), %lld of them compared first\n",
+            (long long)R->plan.ntwin, (long long)check);
+  }
   if (R->plan.ngroup)
     fprintf(R->opts->log, "flagscope: %lld matrices above --mem-per-rank %.0f bytes computed by "
             "groups of ranks\n", (long long)R->plan.ngroup, R->plan.mem_per_rank);

@@ -38,6 +38,8 @@ typedef struct fs_run {
   int *kdone;       /* triplets computed, 0 if failed: agreed */
   double **recv;    /* received reader bases: sigma (k values) then vectors (d x k) */
   fs_classifier_stats *cls; /* classifier statistics (classes 0 if not a classifier) */
+  int *twin_state;  /* of a twin on its source's rank: 0 not seen, 1 contents equal and
+                       prepared (classifier), 2 contents differ: computed on its own */
   /* per global pair */
   fs_pair_result *pres;
   fs_pair_extra *pextra; /* profile, flag table, exact commutator */

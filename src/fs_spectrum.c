@@ -525,6 +525,21 @@ int fs_spectrum_compute_with(const double *W, int m, int n, int k, fs_solver sol
   return rc;
 }
 
+int fs_spectrum_copy(const fs_spectrum *src, fs_spectrum *dst, fs_error *err) {
+  memset(dst, 0, sizeof *dst);
+  if (fs_spectrum_alloc(dst, src->m, src->n, src->k, err)) {
+    fs_spectrum_free(dst);
+    return FS_ERR;
+  }
+  size_t k = (size_t)src->k;
+  memcpy(dst->sigma, src->sigma, sizeof *dst->sigma * k);
+  memcpy(dst->U, src->U, sizeof *dst->U * (size_t)src->m * k); /* the leading k columns */
+  memcpy(dst->V, src->V, sizeof *dst->V * (size_t)src->n * k);
+  dst->fro = src->fro;
+  snprintf(dst->solver, sizeof dst->solver, "copy");
+  return 0;
+}
+
 void fs_spectrum_free(fs_spectrum *s) {
   if (!s) return;
   free(s->sigma);

@@ -49,6 +49,11 @@ int fs_spectrum_compute_with(const double *W, int m, int n, int k, fs_solver sol
                              fs_spectrum *s, fs_error *err);
 void fs_spectrum_free(fs_spectrum *s);
 
+/* dst = the k triplets and norm of src (a matrix of identical contents,
+ * fs_plan.h's twins): solver "copy", 0 iterations.  dst is empty after a
+ * failure. */
+int fs_spectrum_copy(const fs_spectrum *src, fs_spectrum *dst, fs_error *err);
+
 /* The solver used when the options database does not name one. */
 const char *fs_spectrum_default_solver(int m, int n, int k);
 
