@@ -490,6 +490,68 @@ static int read_rows(const fs_model *m, const fs_tensor *t, int64_t r0,
   return rc;
 }
 
+/* Columns [c0, c1) of rows [r0, r1): one read per row (plain types stored
+ * [out, in] in a plain file), so a narrow slice of a wide tensor (a head of a
+ * fused QKV) costs its own bytes, not the whole rows'; otherwise whole rows,
+ * FS_BLOCK_ROWS at a time, compacted. */
+#define FS_BLOCK_ROWS 64
+static int read_block(const fs_model *m, const fs_tensor *t, int64_t r0, int64_t r1, int64_t c0,
+                      int64_t c1, double *out, fs_error *err) {
+  const fs_dtype_info *info = fs_dtype_info_of(t->dtype);
+  int64_t cols = fs_tensor_cols(t), w = c1 - c0;
+  if (c0 < 0 || c1 > cols || c0 > c1)
+    return fs_fail(err, "columns [%lld, %lld) outside the %lld columns", (long long)c0,
+                   (long long)c1, (long long)cols);
+  FS_TRY(check_tensor(m, t, r0, r1, err));
+  if (r0 == r1 || w == 0 || t->nbytes == 0) return 0;
+  if (info->block != 1 || t->in_out || m->read_bytes) {
+    double *rows = malloc(sizeof *rows * (size_t)(FS_BLOCK_ROWS * cols));
+    if (!rows) return fs_fail(err, "out of memory");
+    int rc = 0;
+    for (int64_t a = r0; !rc && a < r1; a += FS_BLOCK_ROWS) {
+      int64_t b = a + FS_BLOCK_ROWS < r1 ? a + FS_BLOCK_ROWS : r1;
+      rc = read_rows(m, t, a, b, rows, err);
+      for (int64_t i = a; !rc && i < b; i++)
+        memcpy(out + (i - r0) * w, rows + (i - a) * cols + c0, sizeof *out * (size_t)w);
+    }
+    free(rows);
+    return rc;
+  }
+  const char *file = m->files[t->file];
+  int fd = open(file, O_RDONLY | O_CLOEXEC), rc = 0;
+  if (fd < 0) return fs_fail(err, "cannot reopen %s: %s", file, strerror(errno));
+  struct stat st;
+  unsigned char *buf = malloc(READ_CHUNK_ELEMS * (size_t)info->bytes);
+  if (!buf) rc = fs_fail(err, "out of memory");
+  else if (fstat(fd, &st) != 0) rc = fs_fail(err, "cannot stat %s: %s", file, strerror(errno));
+  else if ((uint64_t)st.st_size != m->file_sizes[t->file])
+    rc = fs_fail(err, "file changed since it was opened (%" PRIu64 " bytes, was %" PRIu64 ")",
+                 (uint64_t)st.st_size, m->file_sizes[t->file]);
+  for (int64_t i = r0; !rc && i < r1; i++)
+    rc = read_span(m, fd, t, (uint64_t)(i * cols + c0), (uint64_t)w, out + (i - r0) * w, 1, buf,
+                   NULL, err);
+  free(buf);
+  close(fd);
+  for (int64_t i = 0; !rc && i < (r1 - r0) * w; i++) { /* named by the view's row and column */
+    if (isfinite(out[i])) continue;
+    int64_t row = r0 + i / w, col = c0 + i % w;
+    rc = fs_fail(err, "non-finite value %s at element %" PRId64 " (row %" PRId64 ", column %"
+                 PRId64 ")", isnan(out[i]) ? "NaN" : out[i] > 0 ? "Inf" : "-Inf",
+                 row * cols + col, row, col);
+  }
+  return rc;
+}
+
+int fs_tensor_read_block(const fs_model *m, const fs_tensor *t, int64_t r0, int64_t r1,
+                         int64_t c0, int64_t c1, double *out, fs_error *err) {
+  if (read_block(m, t, r0, r1, c0, c1, out, err)) {
+    fs_error_prefix(err, "%s: tensor '%s'", m->path ? m->path : "(closed)",
+                    t->name ? t->name : "?");
+    return fs_error_one_line(err);
+  }
+  return 0;
+}
+
 int fs_tensor_read_rows(const fs_model *m, const fs_tensor *t, int64_t r0,
                         int64_t r1, double *out, fs_error *err) {
   if (read_rows(m, t, r0, r1, out, err)) {

@@ -96,5 +96,11 @@ int64_t fs_tensor_cols(const fs_tensor *t);
  * on a NaN/Inf value. */
 int fs_tensor_read_rows(const fs_model *m, const fs_tensor *t, int64_t r0,
                         int64_t r1, double *out, fs_error *err);
+/* Columns [c0, c1) of rows [r0, r1) of the view into out ((r1-r0) * (c1-c0)
+ * values, row-major): only those bytes are read where the format allows (a
+ * plain type stored [out, in]), else whole rows a chunk at a time.  Fails
+ * like fs_tensor_read_rows, on a non-finite value inside the block only. */
+int fs_tensor_read_block(const fs_model *m, const fs_tensor *t, int64_t r0, int64_t r1,
+                         int64_t c0, int64_t c1, double *out, fs_error *err);
 
 #endif

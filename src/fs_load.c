@@ -93,14 +93,20 @@ int fs_load_matrix(const fs_model *m, const fs_matrix *x, double **out, fs_error
   int64_t rows = fs_matrix_rows(x), cols = fs_matrix_cols(x), full = fs_tensor_cols(t);
   int64_t blk = x->r1 - x->r0, ngain = x->fold >= 0 ? fs_tensor_numel(&m->tensors[x->fold]) : 0;
   int64_t nout = (x->bn_var < 0 && x->bn_gamma < 0) ? 0 : x->transposed ? full : fs_tensor_rows(t);
-  double *buf = malloc(sizeof *buf * (size_t)(rows * full + ngain + nout + 1));
+  /* A narrow column slice (a head of a fused QKV stored [in, out]) reads only
+   * its columns; a wide one whole rows, compacted below. */
+  int narrow = 2 * cols <= full;
+  int64_t width = narrow ? cols : full;
+  double *buf = malloc(sizeof *buf * (size_t)(rows * width + ngain + nout + 1));
   if (!buf) return fs_fail(err, "%s: tensor '%s': out of memory for %lld x %lld", m->path,
-                           t->name, (long long)rows, (long long)full);
-  double *gain = buf + rows * full, *bn = gain + ngain;
+                           t->name, (long long)rows, (long long)width);
+  double *gain = buf + rows * width, *bn = gain + ngain;
   int rc = 0;
   for (int64_t i = 0; i < x->rep && !rc; i++)
-    rc = fs_tensor_read_rows(m, t, x->r0 + i * x->rstep, x->r1 + i * x->rstep,
-                             buf + i * blk * full, err);
+    rc = narrow ? fs_tensor_read_block(m, t, x->r0 + i * x->rstep, x->r1 + i * x->rstep, x->c0,
+                                       x->c1, buf + i * blk * width, err)
+                : fs_tensor_read_rows(m, t, x->r0 + i * x->rstep, x->r1 + i * x->rstep,
+                                      buf + i * blk * width, err);
   if (!rc && x->fold >= 0) rc = fs_tensor_read_rows(m, &m->tensors[x->fold], 0, 1, gain, err);
   if (!rc && nout) rc = read_bn_scale(m, x, nout, bn, err);
   if (rc) {
@@ -112,7 +118,7 @@ int fs_load_matrix(const fs_model *m, const fs_matrix *x, double **out, fs_error
     for (int64_t c = 0; c < cols; c++) {
       double g = x->fold < 0 ? 1.0 : gain[x->transposed ? stored_row : x->c0 + c];
       if (nout) g *= bn[x->transposed ? x->c0 + c : stored_row];
-      buf[i * cols + c] = buf[i * full + x->c0 + c] * g;
+      buf[i * cols + c] = buf[i * width + (narrow ? 0 : x->c0) + c] * g;
     }
   }
   *out = buf;

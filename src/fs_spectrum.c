@@ -197,6 +197,10 @@ void fs_spectrum_zero(fs_spectrum *s) {
 }
 
 static double norm2(const double *x, int len) {
+  /* Plain squares unless they over- or underflow (singular vectors are unit
+   * length: always the plain path; the scaled one divides every entry). */
+  double ss = fs_sumsq(x, (size_t)len, 0.0);
+  if (isfinite(ss) && ss >= DBL_MIN / DBL_EPSILON) return sqrt(ss);
   double scale = 0.0;
   for (int i = 0; i < len; i++)
     if (fabs(x[i]) > scale) scale = fabs(x[i]);
