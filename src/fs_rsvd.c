@@ -466,15 +466,15 @@ int fs_rsvd_solve(const double *W, int m, int n, int k, const fs_rsvd_opts *o,
   if (k + 2 * w.b > mn) w.b = mn; /* no room to restart: one block, all of R^N */
   w.D = imin(imax(o->maxdim, k + 2 * w.b), mn);
   w.rng = o->seed ? o->seed : 1;
-  double fro = 0.0;
-  for (size_t i = 0; i < (size_t)m * (size_t)n; i++) fro += W[i] * W[i];
-  w.dep = RSVD_DEP * sqrt(fro);
   double *UA = A.trans ? V : U, *VA = A.trans ? U : V;
   if (o->gram > 0 && A.M >= o->gram * A.N && A.N <= 2048) {
     int ok;
     FS_TRY(gram(&A, k, o, sigma, UA, VA, res, &ok, err));
     if (ok) return (*its = 0), 0;
   }
+  double fro = 0.0; /* the Krylov path's breakdown threshold (a pass over W the Gram path skips) */
+  for (size_t i = 0; i < (size_t)m * (size_t)n; i++) fro += W[i] * W[i];
+  w.dep = RSVD_DEP * sqrt(fro);
   int rc = ws_alloc(&w, &A, err);
   if (!rc) rc = run(&w, &A, k, o, UA, VA, its, res, err);
   if (!rc) memcpy(sigma, w.s, sizeof(double) * (size_t)k);

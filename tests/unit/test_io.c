@@ -891,6 +891,39 @@ START_TEST(test_nonfinite) {
 }
 END_TEST
 
+/* fs_tensor_read_block: a column block equals the same columns of whole
+ * rows, per row from the file (F32 stored [out, in]) and through the
+ * whole-row fallback (in_out); a NaN outside the block is not its concern,
+ * one inside is named by the tensor's row and column; bad columns refused. */
+START_TEST(test_read_block) {
+  char *dir = fs_test_tmpdir("block"), *p = fs_test_join(dir, "b.safetensors");
+  fs_buf d = {0};
+  for (int i = 0; i < 5 * 12; i++) fs_buf_f32(&d, i == 2 * 12 + 10 ? NAN : (float)(i * 0.5 - 7));
+  st_write(p, "{\"w\":{\"dtype\":\"F32\",\"shape\":[5,12],\"data_offsets\":[0,240]}}", d.p,
+           d.n);
+  free(d.p);
+  fs_model m;
+  fs_test_open_ok(p, &m);
+  fs_tensor t = *fs_model_find(&m, "w");
+  double blk[4 * 5];
+  fs_error err = {{0}};
+  ck_assert_msg(fs_tensor_read_block(&m, &t, 1, 5, 3, 8, blk, &err) == 0, "%s", err.msg);
+  for (int i = 0; i < 4; i++)
+    for (int c = 0; c < 5; c++) assert_bits(blk[i * 5 + c], (float)(((1 + i) * 12 + 3 + c) * 0.5 - 7));
+  ck_assert_int_ne(fs_tensor_read_block(&m, &t, 0, 5, 8, 12, blk, &err), 0);
+  ck_assert_msg(strstr(err.msg, "NaN at element 34 (row 2, column 10)") && strstr(err.msg, "'w'"),
+                "%s", err.msg);
+  ck_assert_int_ne(fs_tensor_read_block(&m, &t, 0, 1, 6, 13, blk, &err), 0);
+  ck_assert_msg(strstr(err.msg, "outside the 12 columns"), "%s", err.msg);
+  t.shape[0] = 12, t.shape[1] = 5, t.in_out = 1; /* the view [12, 5] of the stored [5, 12] */
+  ck_assert_msg(fs_tensor_read_block(&m, &t, 3, 7, 1, 3, blk, &err) == 0, "%s", err.msg);
+  for (int i = 0; i < 4; i++)
+    for (int c = 0; c < 2; c++) assert_bits(blk[i * 2 + c], (float)(((1 + c) * 12 + 3 + i) * 0.5 - 7));
+  fs_model_close(&m);
+  free(p), free(dir);
+}
+END_TEST
+
 /* A file that shrinks after open is caught on read, not read past. */
 START_TEST(test_file_changed) {
   char *dir = fs_test_tmpdir("changed"), *p = fs_test_join(dir, "c.safetensors");
@@ -922,6 +955,7 @@ static Suite *io_suite(void) {
   tcase_add_test(values, test_half_conversions);
   tcase_add_test(values, test_st_dtypes);
   tcase_add_test(values, test_in_out_transpose);
+  tcase_add_test(values, test_read_block);
   tcase_add_test(values, test_config_json);
   tcase_add_test(values, test_gguf_dtypes);
   tcase_add_test(values, test_gguf_v2_alignment);
