@@ -505,11 +505,12 @@ static int read_block(const fs_model *m, const fs_tensor *t, int64_t r0, int64_t
   FS_TRY(check_tensor(m, t, r0, r1, err));
   if (r0 == r1 || w == 0 || t->nbytes == 0) return 0;
   if (info->block != 1 || t->in_out || m->read_bytes) {
-    double *rows = malloc(sizeof *rows * (size_t)(FS_BLOCK_ROWS * cols));
+    int64_t chunk = r1 - r0 < FS_BLOCK_ROWS ? r1 - r0 : FS_BLOCK_ROWS;
+    double *rows = malloc(sizeof *rows * (size_t)(chunk * cols));
     if (!rows) return fs_fail(err, "out of memory");
     int rc = 0;
-    for (int64_t a = r0; !rc && a < r1; a += FS_BLOCK_ROWS) {
-      int64_t b = a + FS_BLOCK_ROWS < r1 ? a + FS_BLOCK_ROWS : r1;
+    for (int64_t a = r0; !rc && a < r1; a += chunk) {
+      int64_t b = a + chunk < r1 ? a + chunk : r1;
       rc = read_rows(m, t, a, b, rows, err);
       for (int64_t i = a; !rc && i < b; i++)
         memcpy(out + (i - r0) * w, rows + (i - a) * cols + c0, sizeof *out * (size_t)w);

@@ -153,8 +153,9 @@ int fs_plan_build_opts(char *const *paths, int nmodels, const fs_plan_opts *o, i
 /* Twins (partition/fs_plan_twins.c): matrices of one model whose loaded
  * contents are identical to an earlier one's, the source, whose spectrum the
  * run computes once and copies.  Twins read the same tensor (or another with
- * the same dtype, shape and first, middle and last rows: check = 1, the owner
- * compares the whole contents), slice, row blocks and unfolding, the same
+ * the same dtype, shape and first 256 columns of the first, middle and last
+ * rows: check = 1, the owner compares the whole contents), the same slice,
+ * row blocks and unfolding, the same
  * BatchNorm, and the same fold (a gain of exactly 1 everywhere counts as
  * none).  A twin is planned on its source's rank at the fixed item cost (plus
  * the bytes it reads to compare); it stays a plain matrix when its source is

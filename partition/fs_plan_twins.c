@@ -11,9 +11,10 @@
  *
  * Decided from the header and a few small reads, the same on every rank:
  *   contents - the same tensor, or two tensors of one dtype, shape and layout
- *              whose first, middle and last rows are bitwise equal (a
- *              fingerprint: such twins are flagged, and the owner compares the
- *              whole matrices before copying, fs_analyze.c);
+ *              whose first, middle and last rows agree bit for bit in their
+ *              first FP_COLS columns (a fingerprint: such twins are flagged,
+ *              and the owner compares the whole matrices before copying,
+ *              fs_analyze.c);
  *   fold     - the same gain tensor, or none; a gain whose every value is
  *              exactly 1 is no fold (multiplying by 1.0 changes no bit);
  *   BatchNorm - the same tensors and eps; with a fold or a BatchNorm the map's
@@ -55,16 +56,19 @@ static int same_key(const twin_key *a, const twin_key *b) {
   return key_cmp(&x, &y) == 0;
 }
 
-/* First, middle and last rows of the [out, in] view (3 x cols values), or
- * NULL when they cannot be read (the tensor is then its own class). */
+/* The first FP_COLS columns of the first, middle and last rows of the
+ * [out, in] view (3 FP_COLS values, zero-padded), or NULL when they cannot
+ * be read (the tensor is then its own class). */
+#define FP_COLS 256
 static double *fingerprint(const fs_model *m, int t) {
   const fs_tensor *x = &m->tensors[t];
   int64_t rows = fs_tensor_rows(x), cols = fs_tensor_cols(x), r[3] = {0, rows / 2, rows - 1};
+  int64_t w = cols < FP_COLS ? cols : FP_COLS;
   if (rows <= 0 || cols <= 0) return NULL;
-  double *f = malloc(sizeof *f * (size_t)(3 * cols));
+  double *f = calloc(3 * FP_COLS, sizeof *f);
   fs_error e;
   for (int i = 0; f && i < 3; i++)
-    if (fs_tensor_read_rows(m, x, r[i], r[i] + 1, f + i * cols, &e)) {
+    if (fs_tensor_read_block(m, x, r[i], r[i] + 1, 0, w, f + i * FP_COLS, &e)) {
       free(f);
       return NULL;
     }
@@ -97,8 +101,7 @@ static int content_classes(const fs_model *m, const fs_graph *g, int *content) {
       if (!used[u] || content[u] != u || !same_header(&m->tensors[u], &m->tensors[t])) continue;
       for (int v = u; v <= t; v += t - u) /* both fingerprints, read once each */
         if (!tried[v]) tried[v] = 1, fp[v] = fingerprint(m, v);
-      size_t len = sizeof **fp * 3 * (size_t)fs_tensor_cols(&m->tensors[t]);
-      if (fp[u] && fp[t] && !memcmp(fp[u], fp[t], len)) {
+      if (fp[u] && fp[t] && !memcmp(fp[u], fp[t], sizeof **fp * 3 * FP_COLS)) {
         content[t] = u;
         break;
       }
