@@ -138,7 +138,7 @@ static int compute_one(fs_run *R, int64_t gi, MPI_Comm group, fs_error *err) {
     R->read_seconds += MPI_Wtime() - t0;
     double bytes = 8.0 * m * n;
     if (bytes > R->largest_owned) R->largest_owned = bytes;
-    prepare_twins(R, gi, W, m, n);
+    if (R->plan.mat[gi].twin_of < 0) prepare_twins(R, gi, W, m, n); /* not for a twin solved alone */
     rc = fs_fault_hit(FS_FAULT_SPECTRA, mi)
              ? fs_fail(err, "the singular value solver failed (injected fault)")
              : fs_spectrum_compute_with(W, m, n, R->plan.mat[gi].k, o->solver, s, err);
