@@ -56,6 +56,7 @@ static const struct {
     {"*", "model", "/models/path"},
     {"pairs", "writer", "/matrices/model"},
     {"pairs", "reader", "/matrices/model"},
+    {"matrices", "copy_of", "/matrices/model"}, /* -1 (no copy) stays -1 */
     {"models", "matrix_start", "/matrices/model"},
     {"models", "pair_start", "/pairs/model"},
     {"matrices", "sigma_offset", "/matrices/sigma"},
@@ -162,7 +163,8 @@ static int merge_dataset(hid_t *in, int nin, hid_t out, const char *group, const
     int64_t shift = target && f ? shift_of(in, f, target) : 0;
     if (shift < 0) rc = fs_fail(err, "model file %d lacks %s", f, target);
     if (target && !isint) rc = fs_fail(err, "%s is an index column but not int64", path);
-    for (int64_t i = 0; !rc && shift && i < n; i++) ((int64_t *)buf)[at + i] += shift;
+    for (int64_t i = 0; !rc && shift && i < n; i++) /* negative: "none", not a row */
+      if (((int64_t *)buf)[at + i] >= 0) ((int64_t *)buf)[at + i] += shift;
     at += n;
   }
   if (!rc) {

@@ -132,4 +132,18 @@ for tag, np_args, opts in runs:
     l = [i for i in range(len(name)) if model[i] == 3 and name[i] == "lm_head.weight"][0]
     assert solver[l] != "copy" and copy_of[l] == -1, (tag, solver[l])
     assert m["fro"][e] != m["fro"][l], tag
+# Model by model (--outdir) and merged: copy_of is a row of the merged file
+# (the merge shifts it, -1 stays -1), equal to the direct 2-rank run's.
+zoo, outdir = os.path.join(work, "zoo.txt"), os.path.join(work, "zoo.d")
+with open(zoo, "w") as f:
+    f.write("".join(p + "\n" for p in models))
+for cmd in ([mpirun, "-n", "2", "--oversubscribe", fs, "analyze", "--quiet", "--k", "8", "--zoo", zoo,
+             "--outdir", outdir],
+            [fs, "merge", outdir, "--zoo", zoo, "-o", os.path.join(work, "merged.h5")]):
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, "%s: exit %d\n%s" % (cmd[-1], r.returncode, r.stderr)
+a = h5py.File(os.path.join(work, "np2_dynamic.h5"), "r")["matrices"]
+b = h5py.File(os.path.join(work, "merged.h5"), "r")["matrices"]
+assert list(a["copy_of"][:]) == list(b["copy_of"][:]), "merged copy_of differs"
+assert list(a["solver"][:]) == list(b["solver"][:]) and sum(b["copy_of"][:] >= 0) == 2
 print("twins: ok")
