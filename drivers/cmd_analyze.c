@@ -185,6 +185,8 @@ static int parse_analyze(int argc, char **argv, analyze_args *a) {
       a->opts.timing = 1;
     } else if (!strcmp(s, "--full-spectrum")) {
       a->opts.full_spectrum = 1;
+    } else if (!strcmp(s, "--no-heads")) {
+      a->opts.no_heads = 1;
     } else if (s[0] == '-' && s[1] == '-') {
       return usage_error("unknown option %s", s);
     } else if (s[0] == '-' && s[1]) { /* PETSc option, with its value if one follows */
@@ -252,6 +254,8 @@ static char *options_string(const analyze_args *a) {
                    fs_solver_name(o->solver));
   for (int e = 0; e < o->neps && n < (int)sizeof buf; e++)
     n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%.17g", e ? "," : "", o->eps_deg[e]);
+  if (o->no_heads && n < (int)sizeof buf) /* only when set: older records stay valid */
+    n += snprintf(buf + n, sizeof buf - (size_t)n, " no_heads=1");
   for (int i = 1; i < a->petsc.n && n < (int)sizeof buf; i++)
     n += snprintf(buf + n, sizeof buf - (size_t)n, " %s", a->petsc.v[i]);
   return strdup(buf);

@@ -72,6 +72,8 @@ static const char *usage_text =
     "  --tau T              relative tolerance of the numerical rank (default 1e-6)\n"
     "  --head-threshold X   attention head pairs with an overlap above X count as\n"
     "                       redundant (default 0.5)\n"
+    "  --no-heads           skip the attention-head diagnostics (/heads and\n"
+    "                       /head_overlaps stay empty; the root attribute heads is 0)\n"
     "  --align-ratio R      a pair is subspace-aligned when dim_eps / min(k, j) >= R at the\n"
     "                       median eps (default 0.5)\n"
     "  --align-kappa X      ... and basis-aligned when also kappa_rel <= X (default 0.5)\n"

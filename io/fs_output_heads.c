@@ -184,7 +184,9 @@ static int write_group(fs_run *R, fs_h5 *h, const char *group, const column *col
 int fs_output_heads(fs_run *R, fs_h5 *h, fs_error *err) {
   double t;
   MPI_Allreduce(&R->time_heads, &t, 1, MPI_DOUBLE, MPI_MAX, R->comm);
+  double computed = R->plan.no_heads ? 0.0 : 1.0;
   FS_TRY(fs_h5_attr_doubles(h, "/", "head_threshold", &R->opts->head_threshold, 1, err));
+  FS_TRY(fs_h5_attr_doubles(h, "/", "heads", &computed, 1, err));
   FS_TRY(fs_h5_attr_doubles(h, "/", "seconds_heads", &t, 1, err));
   FS_TRY(write_group(R, h, "/heads", head_columns, NCOL(head_columns), R->plan.head_rows,
                      R->plan.nhead_rows, head_ragged, 2, err));

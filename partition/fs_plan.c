@@ -291,7 +291,7 @@ double fs_plan_heads_cost(const fs_head_block *hb, int64_t D, int composed) {
  * matrices: a rank runs its head items first (src/fs_analyze.c), so the
  * matrices, static or from the queue, fill in around them. */
 static int plan_heads(fs_plan *p, fs_error *err) {
-  for (int i = 0; i < p->nmodels; i++)
+  for (int i = 0; i < p->nmodels && !p->no_heads; i++)
     if (p->models[i].ok) p->nheads += p->models[i].graph.nhead_block;
   p->heads = calloc((size_t)p->nheads + 1, sizeof *p->heads);
   cost_index *order = malloc(sizeof *order * (size_t)(p->nheads + 1));
@@ -300,7 +300,7 @@ static int plan_heads(fs_plan *p, fs_error *err) {
     return fs_fail(err, "out of memory planning %lld head blocks", (long long)p->nheads);
   }
   int64_t n = 0;
-  for (int i = 0; i < p->nmodels; i++)
+  for (int i = 0; i < p->nmodels && !p->no_heads; i++)
     for (int j = 0; p->models[i].ok && j < p->models[i].graph.nhead_block; j++, n++) {
       const fs_head_block *hb = &p->models[i].graph.head_block[j];
       fs_plan_heads *w = &p->heads[n];
@@ -364,6 +364,7 @@ void fs_plan_drop_model(fs_plan *p, int i, const char *why) {
 
 void fs_plan_set_opts(fs_plan *p, const fs_plan_opts *o) {
   p->mem_per_rank = o->mem_per_rank;
+  p->no_heads = o->no_heads;
   /* auto: a zoo of several models is heterogeneous, one model is not. */
   p->schedule = o->schedule != FS_SCHED_AUTO ? o->schedule
                 : p->nmodels > 1 ? FS_SCHED_DYNAMIC : FS_SCHED_LPT;
@@ -379,7 +380,7 @@ int fs_plan_assign(fs_plan *p, int kmax, int nranks, fs_error *err) {
 
 int fs_plan_build(char *const *paths, int nmodels, int kmax, int nranks,
                   fs_plan *p, fs_error *err) {
-  fs_plan_opts o = {kmax, 0, FS_SCHED_LPT};
+  fs_plan_opts o = {kmax, 0, FS_SCHED_LPT, 0};
   return fs_plan_build_opts(paths, nmodels, &o, nranks, p, err);
 }
 

@@ -66,6 +66,7 @@ typedef struct fs_plan_opts {
   int kmax;
   double mem_per_rank; /* bytes; 0 = no budget (every matrix on one rank) */
   fs_schedule schedule;
+  int no_heads;        /* 1: no head items (--no-heads); the head blocks stay in the graphs */
 } fs_plan_opts;
 
 typedef struct fs_plan_matrix {
@@ -112,6 +113,7 @@ typedef struct fs_plan_row {
 typedef struct fs_plan {
   int nranks, nmodels;
   fs_schedule schedule; /* lpt or dynamic: auto resolved */
+  int no_heads;         /* no head items: /heads and /head_overlaps stay empty */
   double mem_per_rank;
   int64_t ngroup;       /* matrices computed by groups of ranks */
   int64_t nover;        /* matrices over the budget even so (on every rank, or kept whole) */

@@ -40,6 +40,7 @@ typedef struct fs_analyze_opts {
   int neps;
   double eps_deg[FS_MAX_EPS];    /* angle tolerances of the intersection dimension */
   double head_threshold;         /* head pairs with an overlap above it are redundant (SPEC 3.9) */
+  int no_heads;                  /* 1: no attention-head diagnostics (--no-heads) */
   int flag_table;                /* 1: dim_eps(i, j) for i, j <= 32 per pair (--flag-table) */
   fs_commutator_mode commutator; /* lowrank (default), exact or both (--commutator) */
   double align_ratio;            /* subspace-aligned: dim_eps / min(k, j) >= this at the median eps */

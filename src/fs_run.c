@@ -110,7 +110,7 @@ int fs_run_init(fs_run *R, MPI_Comm comm, char *const *paths, int nmodels,
   int all;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);
   if (all && agree_models(R, err)) all = 0;
-  fs_plan_opts po = {o->kmax, o->mem_per_rank, (fs_schedule)o->schedule};
+  fs_plan_opts po = {o->kmax, o->mem_per_rank, (fs_schedule)o->schedule, o->no_heads};
   fs_plan_set_opts(&R->plan, &po);
   ok = all && fs_plan_assign(&R->plan, o->kmax, R->size, err) == 0 && allocate(R);
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, R->comm);

@@ -777,6 +777,18 @@ def check_match(ref, other, exclude):
     print("the other models match: %d items" % len(a))
 
 
+def check_no_heads(path, ref):
+    """A --no-heads run: /heads and /head_overlaps empty, the root attribute
+    heads 0 (1 in ref, which has head rows), every matrix and pair as in ref."""
+    with h5py.File(path, "r") as f, h5py.File(ref, "r") as g:
+        assert f.attrs["heads"] == 0 and g.attrs["heads"] == 1, (f.attrs["heads"], g.attrs["heads"])
+        for grp in ("heads", "head_overlaps"):
+            assert all(len(f[grp][c]) == 0 for c in f[grp]), grp
+            assert len(g[grp]["status"]) > 0, "the reference run has no %s rows" % grp
+    check_match(ref, path, "\0no model is excluded")
+    print("no_heads: empty head tables, the same matrices and pairs")
+
+
 # ---- attention heads (docs/mathematics.md, section 11) ----------------------
 
 def attention_maps(t, family, b, nblocks):
@@ -1001,5 +1013,5 @@ if __name__ == "__main__":
      "zoo": lambda: check_zoo(args),
      "expect": lambda: check_expect(*args), "convert": lambda: check_convert(*args),
      "schema": lambda: check_schema(*args), "match": lambda: check_match(*args), "full_groups": lambda: check_full_groups(*args),
-     "heads": lambda: check_heads(*args), "exact_path": lambda: check_exact_path(*args),
+     "heads": lambda: check_heads(*args), "no_heads": lambda: check_no_heads(*args), "exact_path": lambda: check_exact_path(*args),
      "pairs": lambda: check_pairs(*args), "onnx_heads": lambda: check_onnx_heads(*args)}[cmd]()

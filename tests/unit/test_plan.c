@@ -215,7 +215,7 @@ END_TEST
  * recorded in the plan, and pairs follow their writers' leaders. */
 START_TEST(budget_in_plan) {
   char *paths[] = {strdup(fs_test_example("stories260K.gguf"))};
-  fs_plan_opts o = {64, 700 * 1024.0, FS_SCHED_AUTO};
+  fs_plan_opts o = {64, 700 * 1024.0, FS_SCHED_AUTO, 0};
   fs_plan p;
   fs_error e;
   ck_assert_msg(!fs_plan_build_opts(paths, 1, &o, 3, &p, &e), "%s", e.msg);
