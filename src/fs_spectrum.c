@@ -117,9 +117,15 @@ fs_solver fs_spectrum_choose(int m, int n, int k) {
    * smaller number of products wins... */
   int mn = m < n ? m : n, mx = m > n ? m : n;
   if ((double)m * n >= 8e6 && 8 * k <= mn) return FS_SOLVER_RSVD;
-  /* Tall, narrow and not tiny: fs_rsvd's Gram path (one dsyrk, BLAS-3) is
-   * about twice as fast as Lanczos (768 x 3072: GPT-2's MLP). */
-  if (mx >= 4 * mn && mn >= 64 && mn <= 2048) return FS_SOLVER_RSVD;
+  /* Tall, narrow and not tiny: fs_rsvd's Gram path (one dsyrk, BLAS-3)
+   * costs about the same at every k, Lanczos grows with k.  While W fits in
+   * the caches (below 4M entries) the Gram path wins from k = min(m,n)/24 on
+   * (768 x 3072, GPT-2's MLP: 1.3x faster at k = 64, equal at k = 32,
+   * Lanczos 1.6x faster at k = 16); beyond, each Lanczos product streams W
+   * from memory and the Gram path wins at every k (1024 x 4096 at k = 32:
+   * 1.4x). */
+  if (mx >= 4 * mn && mn >= 64 && mn <= 2048 && ((double)m * n >= 4e6 || 24 * k >= mn))
+    return FS_SOLVER_RSVD;
   return FS_SOLVER_SLEPC;
 }
 

@@ -504,6 +504,21 @@ START_TEST(options_override) {
 }
 END_TEST
 
+/* The auto rule at the shapes it was measured on (docs/benchmarks.md, "Which
+ * solver"): the Gram path for tall matrices from k = min/24 on while W fits in
+ * the caches and at every k beyond; block Krylov for large ones at small k. */
+START_TEST(auto_rule) {
+  ck_assert_int_eq(fs_spectrum_choose(768, 3072, 64), FS_SOLVER_RSVD);
+  ck_assert_int_eq(fs_spectrum_choose(3072, 768, 32), FS_SOLVER_RSVD);
+  ck_assert_int_eq(fs_spectrum_choose(768, 3072, 16), FS_SOLVER_SLEPC);
+  ck_assert_int_eq(fs_spectrum_choose(3072, 768, 24), FS_SOLVER_SLEPC);
+  ck_assert_int_eq(fs_spectrum_choose(1024, 4096, 16), FS_SOLVER_RSVD);
+  ck_assert_int_eq(fs_spectrum_choose(768, 64, 64), FS_SOLVER_RSVD); /* a head slice */
+  ck_assert_int_eq(fs_spectrum_choose(768, 768, 64), FS_SOLVER_SLEPC);
+  ck_assert_int_eq(fs_spectrum_choose(4096, 4096, 64), FS_SOLVER_RSVD);
+  ck_assert_int_eq(fs_spectrum_choose(128, 250, 64), FS_SOLVER_SLEPC);
+}
+END_TEST
 
 /* A slowly decaying spectrum, sigma_i = i^-0.5, of a 768 x 3072 matrix built as
  * Q1 diag(sigma) Q2^T: the top 64 singular values within 1e-10 relative of
@@ -577,6 +592,7 @@ static Suite *spectrum_suite(void) {
   tcase_add_test(tc, deterministic);
   tcase_add_test(tc, stats);
   tcase_add_test(tc, options_override);
+  tcase_add_test(tc, auto_rule);
   tcase_add_test(tc, slow_decay_against_dgesdd);
   suite_add_tcase(s, tc);
   return s;
