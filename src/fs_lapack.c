@@ -43,23 +43,23 @@ int fs_singular_values_cm(int m, int n, double *a, double *s, fs_error *err) {
   return 0;
 }
 
+/* dgeqrt, not dgeqrf: below its crossover of 128 columns dgeqrf runs the
+ * unblocked dgeqr2 (BLAS-2), and the pairs' d x 64 residuals are all below
+ * it; dgeqrt's panels of up to 128 columns are factored recursively
+ * (dgeqrt3, BLAS-3).  Same Householder reflectors, same R. */
 int fs_qr_r(int d, int nc, double *z, double *r, fs_error *err) {
-  int p = imin(d, nc), info = 0, lwork = -1;
-  double query = 0.0;
+  int p = imin(d, nc), info = 0, nb = imin(p, 128);
   if (p < 1) return 0;
-  double *tau = malloc(sizeof(double) * (size_t)p);
-  if (!tau) return fs_fail(err, "out of memory for a QR of %dx%d", d, nc);
-  dgeqrf_(&d, &nc, z, &d, tau, &query, &lwork, &info);
-  lwork = imax((int)query, imax(nc, 1));
-  double *work = malloc(sizeof(double) * (size_t)lwork);
-  if (!work) {
-    free(tau);
+  double *t = malloc(sizeof(double) * (size_t)nb * (size_t)p);
+  double *work = malloc(sizeof(double) * (size_t)nb * (size_t)nc);
+  if (!t || !work) {
+    free(t), free(work);
     return fs_fail(err, "out of memory for a QR of %dx%d", d, nc);
   }
-  dgeqrf_(&d, &nc, z, &d, tau, work, &lwork, &info);
+  dgeqrt_(&d, &nc, &nb, z, &d, t, &nb, work, &info);
   free(work);
-  free(tau);
-  if (info) return fs_fail(err, "dgeqrf on a %dx%d matrix failed (info %d)", d, nc, info);
+  free(t);
+  if (info) return fs_fail(err, "dgeqrt on a %dx%d matrix failed (info %d)", d, nc, info);
   for (int c = 0; c < nc; c++)
     for (int i = 0; i < p; i++) r[i + (size_t)c * p] = i <= c ? z[i + (size_t)c * d] : 0.0;
   return 0;

@@ -24,6 +24,8 @@ void dgesdd_(const char *jobz, const int *m, const int *n, double *a,
              int *info, size_t ljobz);
 void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
              double *work, const int *lwork, int *info);
+void dgeqrt_(const int *m, const int *n, const int *nb, double *a, const int *lda, double *t,
+             const int *ldt, double *work, int *info);
 
 /* C (m x n) = alpha op(A) op(B) + beta C, column-major; no-op when empty,
  * beta C when the inner dimension is 0. */
