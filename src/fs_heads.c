@@ -11,8 +11,7 @@
  * stage holds one map, one set of bases, the OV writes of the block before
  * and a panel: about 3 D^2 doubles for a square block, never all six maps.
  *
- * LAPACK/BLAS through their Fortran symbols (LP64), hidden character lengths
- * passed explicitly, as in fs_pair.c.
+ * LAPACK/BLAS through the prototypes and checked wrappers of fs_lapack.h.
  */
 #include "fs_heads.h"
 
@@ -30,22 +29,6 @@
 #include "fs_pair.h"
 #include "fs_run.h"
 
-void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
-            const double *alpha, const double *a, const int *lda, const double *b,
-            const int *ldb, const double *beta, double *c, const int *ldc, size_t lta,
-            size_t ltb);
-void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha,
-            const double *a, const int *lda, const double *beta, double *c, const int *ldc,
-            size_t luplo, size_t ltrans);
-void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda,
-             double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work,
-             const int *lwork, int *iwork, int *info, size_t ljobz);
-void dgeqrt_(const int *m, const int *n, const int *nb, double *a, const int *lda, double *t,
-             const int *ldt, double *work, int *info);
-void dgemqrt_(const char *side, const char *trans, const int *m, const int *n, const int *k,
-              const int *nb, const double *v, const int *ldv, const double *t, const int *ldt,
-              double *c, const int *ldc, double *work, int *info, size_t lside, size_t ltrans);
-
 const char *fs_head_kind_name(fs_head_kind k) {
   static const char *names[FS_HEAD_NKINDS] = {"Q", "K", "V", "O", "OV>Q", "OV>K", "OV>V"};
   return (unsigned)k < FS_HEAD_NKINDS ? names[k] : "?";
@@ -56,17 +39,6 @@ double fs_heads_rank_tol(int D, int n) { return (D > n ? D : n) * DBL_EPSILON; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
 /* ---- dense kernels (column-major) ---------------------------------------- */
-
-static void gemm(char ta, char tb, int m, int n, int k, const double *a, int lda,
-                 const double *b, int ldb, double *c, int ldc) {
-  double one = 1.0, zero = 0.0;
-  if (m < 1 || n < 1) return;
-  if (k < 1) {
-    for (int j = 0; j < n; j++) memset(c + (size_t)j * ldc, 0, sizeof *c * (size_t)m);
-    return;
-  }
-  dgemm_(&ta, &tb, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc, 1, 1);
-}
 
 /* The SVD of the n x n matrix a (destroyed): s descending and, if u is not
  * NULL, the left singular vectors (n x n). */
@@ -318,8 +290,8 @@ static double *circuit_cores(const hset *a, const hset *b, int group, fs_error *
     return NULL;
   }
   for (int h = 0; h < a->n; h++)
-    gemm('N', 'T', dh, dh, dh, a->R + (size_t)h * dh * dh, dh, b->R + (size_t)(h / group) * dh * dh,
-         dh, c + (size_t)h * dh * dh, dh);
+    fs_gemm('N', 'T', dh, dh, dh, 1.0, a->R + (size_t)h * dh * dh, dh,
+            b->R + (size_t)(h / group) * dh * dh, dh, 0.0, c + (size_t)h * dh * dh, dh);
   return c;
 }
 
@@ -390,14 +362,14 @@ static int below_screen(const pair_in *in, dims_ctx *c) {
   if (in->s < lim) return 1;
   int p = in->p, q = in->q, m = p < q ? p : q, k = p < q ? q : p;
   double *S = c->work, *S2 = c->work2;
-  if (p <= q) gemm('N', 'T', m, m, k, in->blk, p, in->blk, p, S, m);
-  else gemm('T', 'N', m, m, k, in->blk, p, in->blk, p, S, m);
+  if (p <= q) fs_gemm('N', 'T', m, m, k, 1.0, in->blk, p, in->blk, p, 0.0, S, m);
+  else fs_gemm('T', 'N', m, m, k, 1.0, in->blk, p, in->blk, p, 0.0, S, m);
   for (int j = 0; j <= 3; j++) {
     double f = 0.0;
     for (size_t i = 0; i < (size_t)m * m; i++) f += S[i] * S[i];
     if (pow(sqrt(f), 1.0 / (1 << j)) < lim) return 1;
     if (j == 3) break;
-    gemm('N', 'N', m, m, m, S, m, S, m, S2, m);
+    fs_gemm('N', 'N', m, m, m, 1.0, S, m, S, m, 0.0, S2, m);
     double *t = S;
     S = S2, S2 = t;
   }
@@ -481,8 +453,8 @@ static int overlap_fill(const hset *x, const hset *y, int same, dims_ctx *c, fs_
     int rows = x->rank[a0];
     for (a1 = a0 + 1; a1 < nr && rows + x->rank[a1] <= prow; a1++) rows += x->rank[a1];
     int col0 = same ? y->off[a0] : 0, ld = imax(rows, 1);
-    gemm('T', 'N', rows, y->total - col0, D, x->B + (size_t)x->off[a0] * D, D,
-         y->B + (size_t)col0 * D, D, P, ld);
+    fs_gemm('T', 'N', rows, y->total - col0, D, 1.0, x->B + (size_t)x->off[a0] * D, D,
+            y->B + (size_t)col0 * D, D, 0.0, P, ld);
     for (int a = a0; a < a1 && !rc; a++)
       for (int b = same ? a : 0; b < nc && !rc; b++)
         rc = overlap_entry(x, y, same, a, b, P, a0, col0, ld, blk, c, ov, err);

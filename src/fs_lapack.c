@@ -14,8 +14,8 @@ void fs_gemm(char ta, char tb, int m, int n, int k, double alpha, const double *
              int lda, const double *b, int ldb, double beta, double *c, int ldc) {
   if (m < 1 || n < 1) return;
   if (k < 1) {
-    for (int j = 0; j < n; j++)
-      for (int i = 0; i < m; i++) c[i + (size_t)j * ldc] *= beta;
+    for (int j = 0; j < n; j++) /* beta 0: C may hold garbage, even NaN */
+      for (int i = 0; i < m; i++) c[i + (size_t)j * ldc] = beta == 0.0 ? 0.0 : beta * c[i + (size_t)j * ldc];
     return;
   }
   dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc, 1, 1);

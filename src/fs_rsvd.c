@@ -55,45 +55,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void dgemm_(const char *ta, const char *tb, const int *m, const int *n,
-            const int *k, const double *alpha, const double *a, const int *lda,
-            const double *b, const int *ldb, const double *beta, double *c,
-            const int *ldc, size_t lta, size_t ltb);
-void dgesdd_(const char *jobz, const int *m, const int *n, double *a,
-             const int *lda, double *s, double *u, const int *ldu, double *vt,
-             const int *ldvt, double *work, const int *lwork, int *iwork,
-             int *info, size_t ljobz);
-void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k,
-            const double *alpha, const double *a, const int *lda, const double *beta,
-            double *c, const int *ldc, size_t lu, size_t lt);
-void dsyevr_(const char *jobz, const char *range, const char *uplo, const int *n,
-             double *a, const int *lda, const double *vl, const double *vu,
-             const int *il, const int *iu, const double *abstol, int *m, double *w,
-             double *z, const int *ldz, int *isuppz, double *work, const int *lwork,
-             int *iwork, const int *liwork, int *info, size_t lj, size_t lr, size_t lu);
-void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
-             double *work, const int *lwork, int *info);
-void dorgqr_(const int *m, const int *n, const int *k, double *a,
-             const int *lda, const double *tau, double *work, const int *lwork,
-             int *info);
+#include "fs_lapack.h"
 
 #define RSVD_DEP 1e-13 /* dependent column: |R_jj| <= this * ||W||_F */
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
-
-/* C (m x n) = alpha op(A) op(B) + beta C, column-major; no-op when empty. */
-static void gemm(char ta, char tb, int m, int n, int k, double alpha,
-                 const double *a, int lda, const double *b, int ldb,
-                 double beta, double *c, int ldc) {
-  if (m < 1 || n < 1) return;
-  if (k < 1) {
-    for (int j = 0; j < n; j++)
-      for (int i = 0; i < m; i++) c[i + (size_t)j * ldc] *= beta;
-    return;
-  }
-  dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc, 1, 1);
-}
 
 /* ---- the operator: A = W (M = m) or W^T (M = n), W row-major ------------- */
 
@@ -106,14 +73,14 @@ typedef struct op {
 
 /* Y (M x b) = A X (X is N x b).  Row-major W is the column-major n x m W^T. */
 static void op_apply(const op *A, int b, const double *X, double *Y) {
-  if (A->trans) gemm('N', 'N', A->n, b, A->m, 1.0, A->W, A->n, X, A->m, 0.0, Y, A->n);
-  else gemm('T', 'N', A->m, b, A->n, 1.0, A->W, A->n, X, A->n, 0.0, Y, A->m);
+  if (A->trans) fs_gemm('N', 'N', A->n, b, A->m, 1.0, A->W, A->n, X, A->m, 0.0, Y, A->n);
+  else fs_gemm('T', 'N', A->m, b, A->n, 1.0, A->W, A->n, X, A->n, 0.0, Y, A->m);
 }
 
 /* Z (N x b) = A^T Y (Y is M x b). */
 static void op_apply_t(const op *A, int b, const double *Y, double *Z) {
-  if (A->trans) gemm('T', 'N', A->m, b, A->n, 1.0, A->W, A->n, Y, A->n, 0.0, Z, A->m);
-  else gemm('N', 'N', A->n, b, A->m, 1.0, A->W, A->n, Y, A->m, 0.0, Z, A->n);
+  if (A->trans) fs_gemm('T', 'N', A->m, b, A->n, 1.0, A->W, A->n, Y, A->n, 0.0, Z, A->m);
+  else fs_gemm('N', 'N', A->n, b, A->m, 1.0, A->W, A->n, Y, A->m, 0.0, Z, A->n);
 }
 
 /* ---- random numbers (deterministic: xorshift64*, Box-Muller) ------------ */
@@ -199,8 +166,8 @@ static int ws_alloc(ws *w, const op *A, fs_error *err) {
 static void project(ws *w, int len, int d, const double *Basis, int c, double *X,
                     double *coef, int ldc) {
   for (int pass = 0; pass < 2 && d > 0; pass++) {
-    gemm('T', 'N', d, c, len, 1.0, Basis, len, X, len, 0.0, w->C, d);
-    gemm('N', 'N', len, c, d, -1.0, Basis, len, w->C, d, 1.0, X, len);
+    fs_gemm('T', 'N', d, c, len, 1.0, Basis, len, X, len, 0.0, w->C, d);
+    fs_gemm('N', 'N', len, c, d, -1.0, Basis, len, w->C, d, 1.0, X, len);
     if (coef)
       for (int j = 0; j < c; j++)
         for (int i = 0; i < d; i++)
@@ -247,7 +214,7 @@ static int orth_block(ws *w, int len, int d, const double *Basis, int c, double 
         return fs_fail(err, "block Krylov: no direction left outside a basis "
                             "of dimension %d in R^%d", d, len);
   }
-  if (R) gemm('T', 'N', c, c, len, 1.0, X, len, w->Xp, len, 0.0, R, ldr);
+  if (R) fs_gemm('T', 'N', c, c, len, 1.0, X, len, w->Xp, len, 0.0, R, ldr);
   return 0;
 }
 
@@ -281,7 +248,7 @@ static double worst_ratio(const ws *w, int len, int k, double floor) {
 /* r_i = ||Z x_i(last block)||, Z (N x c) the outside part of A^T Q_j. */
 static double estimate(ws *w, const op *A, const double *Z, int c, int d, int k,
                        double floor) {
-  gemm('N', 'N', A->N, k, c, 1.0, Z, A->N, w->Us + (d - c), d, 0.0, w->T, A->N);
+  fs_gemm('N', 'N', A->N, k, c, 1.0, Z, A->N, w->Us + (d - c), d, 0.0, w->T, A->N);
   return worst_ratio(w, A->N, k, floor);
 }
 
@@ -326,8 +293,8 @@ static int cycle(ws *w, const op *A, int k, int off, int c, const fs_rsvd_opts *
 /* U_A = Q X(:, 0:k), V_A = P Y(:, 0:k); then the true residual ratio. */
 static double extract(ws *w, const op *A, int k, int d, double floor, double *UA,
                       double *VA) {
-  gemm('N', 'N', A->M, k, d, 1.0, w->Q, A->M, w->Us, d, 0.0, UA, A->M);
-  gemm('N', 'T', A->N, k, d, 1.0, w->P, A->N, w->Vt, d, 0.0, VA, A->N);
+  fs_gemm('N', 'N', A->M, k, d, 1.0, w->Q, A->M, w->Us, d, 0.0, UA, A->M);
+  fs_gemm('N', 'T', A->N, k, d, 1.0, w->P, A->N, w->Vt, d, 0.0, VA, A->N);
   op_apply_t(A, k, UA, w->T);
   for (int i = 0; i < k; i++)
     for (int l = 0; l < A->N; l++)
@@ -344,9 +311,9 @@ static int thick_restart(ws *w, const op *A, int k, const state *st, int *off,
                          fs_error *err) {
   int d = st->d, c = st->c, M = A->M, N = A->N, D = w->D;
   int l = imin(d - c, (d + k) / 2);
-  gemm('N', 'T', N, l, d, 1.0, w->P, N, w->Vt, d, 0.0, w->T, N);
+  fs_gemm('N', 'T', N, l, d, 1.0, w->P, N, w->Vt, d, 0.0, w->T, N);
   memcpy(w->P, w->T, sizeof(double) * (size_t)N * (size_t)l);
-  gemm('N', 'N', M, l, d, 1.0, w->Q, M, w->Us, d, 0.0, w->T, M);
+  fs_gemm('N', 'N', M, l, d, 1.0, w->Q, M, w->Us, d, 0.0, w->T, M);
   memcpy(w->Q, w->T, sizeof(double) * (size_t)M * (size_t)l);
   memcpy(w->P + (size_t)l * N, w->P + (size_t)d * N, sizeof(double) * (size_t)N * (size_t)c);
   memset(w->B, 0, sizeof(double) * (size_t)D * (size_t)D);
@@ -402,7 +369,7 @@ static int gram(const op *A, int k, const fs_rsvd_opts *o, double *sigma, double
       }
       worst = fmax(worst, sqrt(r) / fmax(sigma[i], o->floor));
     }
-    gemm('T', 'N', k, k, M, 1.0, UA, M, UA, M, 0.0, T, k);
+    fs_gemm('T', 'N', k, k, M, 1.0, UA, M, UA, M, 0.0, T, k);
     for (int i = 0; i < k * k; i++) defect = fmax(defect, fabs(T[i] - (i % (k + 1) == 0)));
     *ok = worst <= o->tol && defect <= 1e-12;
     if (res) *res = worst;

@@ -9,12 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* LAPACK through its Fortran symbol (LP64), with the hidden length of the
- * character argument, as src/fs_pair.c declares it. */
-void dgesdd_(const char *jobz, const int *m, const int *n, double *a,
-             const int *lda, double *s, double *u, const int *ldu, double *vt,
-             const int *ldvt, double *work, const int *lwork, int *iwork,
-             int *info, size_t ljobz);
+#include "fs_lapack.h"
+
 
 const char *fs_rank_policy_name(fs_rank_policy p) {
   switch (p) {

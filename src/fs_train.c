@@ -21,13 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_lapack.h"
 #include "fs_model.h"
 #include "fs_st_write.h"
 
-void dgemm_(const char *ta, const char *tb, const int *m, const int *n,
-            const int *k, const double *alpha, const double *a, const int *lda,
-            const double *b, const int *ldb, const double *beta, double *c,
-            const int *ldc, size_t lta, size_t ltb);
 
 struct fs_trainer {
   fs_train_opts o;
