@@ -16,41 +16,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "fs_heads.h"
 #include "fs_plan.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static unsigned long long state = 88172645463325252ULL;
-static double gauss(void) { /* xorshift64 and Box-Muller: deterministic */
-  double u[2];
-  for (int i = 0; i < 2; i++) {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    u[i] = ((state >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-  }
-  return sqrt(-2 * log(u[0])) * cos(6.283185307179586 * u[1]);
-}
-
-static double *random_map(size_t n) {
-  double *w = malloc(sizeof *w * n);
-  for (size_t i = 0; w && i < n; i++) w[i] = gauss();
-  return w;
-}
 
 static int bench_shape(int D, int H, int Hkv, int repeats) {
   int dh = D / H;
   size_t nq = (size_t)H * dh * D, nkv = (size_t)Hkv * dh * D;
-  fs_heads_maps m = {D, H, Hkv, dh, random_map(nq), random_map(nkv), random_map(nkv), random_map(nq)};
-  fs_heads_maps p = {D, H, Hkv, dh, NULL, NULL, random_map(nkv), random_map(nq)};
+  fs_heads_maps m = {D, H, Hkv, dh, bench_gaussian(nq), bench_gaussian(nkv), bench_gaussian(nkv), bench_gaussian(nq)};
+  fs_heads_maps p = {D, H, Hkv, dh, NULL, NULL, bench_gaussian(nkv), bench_gaussian(nq)};
   const double deg = 3.14159265358979323846 / 180;
   double eps[3] = {1 * deg, 5 * deg, 10 * deg}, t[2][16];
   int rc = (m.q && m.k && m.v && m.o && p.v && p.o) ? 0 : 1;
@@ -58,9 +32,9 @@ static int bench_shape(int D, int H, int Hkv, int repeats) {
     for (int r = 0; r < repeats && !rc; r++) {
       fs_heads_result res;
       fs_error err;
-      double t0 = now();
+      double t0 = bench_now();
       rc = fs_heads_compute(&m, c ? &p : NULL, eps, 3, FS_HEADS_THRESHOLD, &res, &err);
-      t[c][r] = now() - t0;
+      t[c][r] = bench_now() - t0;
       if (rc) fprintf(stderr, "bench_heads: %s\n", err.msg);
       fs_heads_result_free(&res);
     }
@@ -68,8 +42,7 @@ static int bench_shape(int D, int H, int Hkv, int repeats) {
   memset(&hb, 0, sizeof hb);
   hb.n_head = H, hb.n_head_kv = Hkv, hb.head_dim = dh;
   for (int c = 0; c < 2 && !rc; c++) {
-    qsort(t[c], (size_t)repeats, sizeof t[c][0], cmp);
-    double s = t[c][repeats / 2], f = fs_plan_heads_cost(&hb, D, c) * FS_HEADS_FLOPS_PER_UNIT;
+    double s = bench_median(t[c], repeats), f = fs_plan_heads_cost(&hb, D, c) * FS_HEADS_FLOPS_PER_UNIT;
     printf("| %5d | %3d | %3d | %4d | %-11s | %8.3f | %7.2f | %5.2f |\n", D, H, Hkv, dh,
            c ? "composed" : "alone", s, f / 1e9, f / s / 1e9);
   }

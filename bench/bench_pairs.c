@@ -17,34 +17,13 @@
 #include "fs_commutator.h"
 #include "fs_lapack.h"
 #include "fs_pair.h"
+#include "bench_util.h"
 #include "fs_profile.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static unsigned long long state = 88172645463325252ULL;
-static double gauss(void) { /* Box-Muller on xorshift64 */
-  double u[2];
-  for (int i = 0; i < 2; i++) {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    u[i] = ((state >> 11) + 0.5) / 9007199254740992.0;
-  }
-  return sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
-}
-
-static double *gaussian(size_t n) {
-  double *p = malloc(sizeof *p * n);
-  for (size_t i = 0; p && i < n; i++) p[i] = gauss();
-  return p;
-}
 
 /* Orthonormal columns: the R of a Gaussian block is discarded, Q is rebuilt by
  * modified Gram-Schmidt (good enough for timing). */
 static double *orthonormal(int d, int k) {
-  double *q = gaussian((size_t)d * k);
+  double *q = bench_gaussian((size_t)d * k);
   for (int c = 0; q && c < k; c++) {
     double *x = q + (size_t)c * d;
     for (int e = 0; e < c; e++) {
@@ -71,13 +50,13 @@ static void bench_pair(int d, int k, int reps) {
     fs_leading L;
     fs_profile pr;
     fs_flag_table ft;
-    double t0 = now();
+    double t0 = bench_now();
     if (fs_pair_compute(&w, &r, eps, 3, &res, &err)) break;
-    double t1 = now();
+    double t1 = bench_now();
     if (fs_leading_init(d, U, k, V, k, &L, &err) || fs_profile_compute(&L, eps, 3, &pr, &err)) break;
-    double t2 = now();
+    double t2 = bench_now();
     if (fs_flag_table_compute(&L, eps, 3, &ft, &err)) break;
-    double t3 = now();
+    double t3 = bench_now();
     best[0] = fmin(best[0], t1 - t0), best[1] = fmin(best[1], t2 - t1), best[2] = fmin(best[2], t3 - t2);
     fs_pair_result_free(&res), fs_profile_free(&pr), fs_flag_table_free(&ft), fs_leading_free(&L);
   }
@@ -86,18 +65,18 @@ static void bench_pair(int d, int k, int reps) {
 }
 
 static void bench_exact(int d, int n1, int n2, int reps) {
-  double *O = gaussian((size_t)d * n1), *I = gaussian((size_t)d * n2), best[2] = {1e30, 1e30}, kap[2];
+  double *O = bench_gaussian((size_t)d * n1), *I = bench_gaussian((size_t)d * n2), best[2] = {1e30, 1e30}, kap[2];
   fs_factor fo = {d, n1, 0, O}, fi = {d, n2, 0, I};
   for (int path = 0; path < 2; path++)
     for (int t = 0; t < reps; t++) {
       fs_commutator c;
       fs_error err;
-      double t0 = now();
+      double t0 = bench_now();
       if (fs_commutator_exact(&fi, &fo, path ? FS_GRAM_FACTOR : FS_GRAM_DENSE, &c, &err)) {
         printf("failed: %s\n", err.msg);
         break;
       }
-      best[path] = fmin(best[path], now() - t0);
+      best[path] = fmin(best[path], bench_now() - t0);
       kap[path] = c.kappa;
     }
   double fd = fs_commutator_flops(d, n1, n2, FS_GRAM_DENSE), ff = fs_commutator_flops(d, n1, n2, FS_GRAM_FACTOR);

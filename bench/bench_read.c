@@ -17,26 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "fs_model.h"
 #include "fs_st_write.h"
 
 enum { ROWS = 4096, COLS = 11008 };
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp);
-  return v[n / 2];
-}
 
 static uint16_t to_half(float f, int bf) {
   return bf ? fs_double_to_bf16(f) : fs_double_to_f16(f);
@@ -107,14 +93,14 @@ static void write_q8_0(const char *path, const float *w) {
 
 static double time_plain(const fs_model *m, const fs_tensor *t, unsigned char *buf) {
   int fd = open(m->path, O_RDONLY);
-  double t0 = now();
+  double t0 = bench_now();
   size_t done = 0;
   while (done < t->nbytes) {
     ssize_t k = pread(fd, buf + done, t->nbytes - done, (off_t)(t->offset + done));
     if (k <= 0) { perror("pread"); exit(1); }
     done += (size_t)k;
   }
-  double t1 = now();
+  double t1 = bench_now();
   close(fd);
   return t1 - t0;
 }
@@ -150,11 +136,11 @@ int main(int argc, char **argv) {
     time_plain(&m, t, raw); /* warm the page cache */
     for (int r = 0; r < reps; r++) {
       tp[r] = time_plain(&m, t, raw);
-      double t0 = now();
+      double t0 = bench_now();
       if (fs_tensor_read_rows(&m, t, 0, ROWS, out, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
-      td[r] = now() - t0;
+      td[r] = bench_now() - t0;
     }
-    double p = median(tp, reps), d = median(td, reps), gb = t->nbytes / 1e9;
+    double p = bench_median(tp, reps), d = bench_median(td, reps), gb = t->nbytes / 1e9;
     printf("| %s | %.1f | %.2f | %.2f | %.2f | %.1f / %.1f | %.2f |\n", names[k], t->nbytes / 1e6, gb / p,
            gb / d, ROWS * (double)COLS * 8 / 1e9 / d, 1e3 * p, 1e3 * d, d / p);
     fs_model_close(&m);

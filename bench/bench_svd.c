@@ -37,38 +37,15 @@
 
 #include "fs_graph.h"
 #include "fs_load.h"
+#include "bench_util.h"
+#include "fs_lapack.h"
 #include "fs_model.h"
 #include "fs_petsc.h"
 #include "fs_spectrum.h"
 
-void dgemm_(const char *ta, const char *tb, const int *m, const int *n,
-            const int *k, const double *alpha, const double *a, const int *lda,
-            const double *b, const int *ldb, const double *beta, double *c,
-            const int *ldc, size_t lta, size_t ltb);
-void dgesdd_(const char *jobz, const int *m, const int *n, double *a,
-             const int *lda, double *s, double *u, const int *ldu, double *vt,
-             const int *ldvt, double *work, const int *lwork, int *iwork,
-             int *info, size_t ljobz);
-
 #define MAXL 16
 
 static int no_ref; /* --no-reference: timings only (no dgesdd) */
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void *xmalloc(size_t n) {
   void *p = malloc(n ? n : 1);
@@ -170,12 +147,12 @@ static double full_svd(const double *W, ref *r) {
   int *iw = xmalloc(sizeof(int) * 8 * (size_t)mn);
   double *Vt = xmalloc(sizeof(double) * (size_t)mn * m);
   memcpy(A, W, sizeof(double) * (size_t)m * n);
-  double t0 = now();
+  double t0 = bench_now();
   dgesdd_("S", &n, &m, A, &n, r->s, r->V, &n, Vt, &mn, &q, &lwork, iw, &info, 1);
   lwork = (int)q + 1;
   double *work = xmalloc(sizeof(double) * (size_t)lwork);
   dgesdd_("S", &n, &m, A, &n, r->s, r->V, &n, Vt, &mn, work, &lwork, iw, &info, 1);
-  double t = now() - t0;
+  double t = bench_now() - t0;
   if (info) { fprintf(stderr, "bench_svd: dgesdd info %d\n", info); exit(1); }
   for (int i = 0; i < mn; i++)
     for (int j = 0; j < m; j++) r->U[j + (size_t)i * m] = Vt[i + (size_t)j * mn];
@@ -191,12 +168,12 @@ static double floor_product(const double *W, int m, int n) {
   for (size_t i = 0; i < (size_t)n * b; i++) X[i] = normal();
   double t[5];
   for (int r = 0; r < 5; r++) {
-    double t0 = now();
+    double t0 = bench_now();
     dgemm_("T", "N", &m, &b, &n, &one, W, &n, X, &n, &zero, Y, &m, 1, 1);
-    t[r] = now() - t0;
+    t[r] = bench_now() - t0;
   }
   free(X), free(Y);
-  return median(t, 5);
+  return bench_median(t, 5);
 }
 
 /* sin of the largest principal angle between span(X) and span(Xref[:, :k]),
@@ -264,16 +241,16 @@ static void run_cell(const char *label, const double *W, const ref *r, int k,
   memset(&s, 0, sizeof s);
   for (int rep = 0; rep < repeats; rep++) {
     fs_spectrum_free(&s);
-    double t0 = now();
+    double t0 = bench_now();
     int rc = fs_spectrum_compute_with(W, r->m, r->n, k, fam, &s, &err);
-    t[rep] = now() - t0;
+    t[rep] = bench_now() - t0;
     if (rc) {
       printf("| %s | %d | %s | fails: %.80s | | | | | |\n", label, k, solver, err.msg);
       fflush(stdout);
       return;
     }
   }
-  double tm = median(t, repeats), es = 0.0;
+  double tm = bench_median(t, repeats), es = 0.0;
   if (no_ref) {
     printf("| %s | %d | %s | %.1f | | %.1f | | | | %d |\n", label, k, solver, 1e3 * tm,
            tm / r->t_floor, s.its);
@@ -300,7 +277,7 @@ static void bench_matrix(const char *label, const double *W, int m, int n, const
   int full_reps = no_ref ? 0 : (double)m * n * r.mn > 2e10 ? 1 : 3;
   double tf[3] = {NAN};
   for (int i = 0; i < full_reps; i++) tf[i] = full_svd(W, &r);
-  r.t_full = full_reps ? median(tf, full_reps) : NAN;
+  r.t_full = full_reps ? bench_median(tf, full_reps) : NAN;
   r.t_floor = floor_product(W, m, n);
   printf("| %s | all | dgesdd (%d run%s) | %.1f | 1.0 | %.1f | ref | ref | | |\n", label,
          full_reps, full_reps > 1 ? "s" : "", 1e3 * r.t_full, r.t_full / r.t_floor);
