@@ -18,14 +18,14 @@ numbers: sigma, norms, pairs through the copied bases, classifier statistics),
 and that exactly the expected rows are copies (solver copy, 0 iterations,
 copy_of = the source row, on the source's rank) and no other row is.
 usage: twins.py FLAGSCOPE MPIRUN FS_CHECK WORKDIR"""
-import json
 import os
-import struct
 import subprocess
 import sys
 
 import h5py
 import numpy as np
+
+from make_families import write as write_model  # the F32 safetensors + config.json writer
 
 fs, mpirun, fs_check, work = sys.argv[1:5]
 rng = np.random.default_rng(11)
@@ -38,19 +38,7 @@ def w(*shape):
 
 def write(name, tensors, config):
     folder = os.path.join(work, name)
-    os.makedirs(folder, exist_ok=True)
-    hdr, blobs, pos = {}, [], 0
-    for k, a in tensors.items():
-        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
-        hdr[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [pos, pos + len(b)]}
-        blobs.append(b)
-        pos += len(b)
-    h = json.dumps(hdr).encode()
-    h += b" " * (-len(h) % 8)
-    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(config, f)
+    write_model(folder, tensors, config)
     return os.path.join(folder, "model.safetensors")
 
 
